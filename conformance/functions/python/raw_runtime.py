@@ -1,0 +1,139 @@
+"""Conformance fixture: a custom runtime written with only the standard library
+(urllib), so the tests can probe the Runtime API directly.
+
+Start: python3 raw_runtime.py   (reads AWS_LAMBDA_RUNTIME_API)
+RAW_MODE env: "normal" (default) | "init_error" (post /init/error, exit 1)
+              | "ignore_sigterm" (serve normally but ignore SIGTERM)
+AWS_LAMBDA_MAX_CONCURRENCY > 1: that many threads poll /next in parallel.
+
+Actions (event["action"]):
+  echo            answer the event
+  pid             {"pid", "cwd", "init_type", "thread"}
+  sleep           sleep event["ms"], answer {"slept_ms", "pid"}
+  headers         answer the headers of this invocation's /next response
+  bogus_id        POST /invocation/<random id>/response; answer its status + body
+  double_response answer {"first": true}, then POST a second response for the
+                  same id; its status is kept in state and logged
+  big_response    POST a 7 MB response; its status is kept in state and logged
+  error           POST /invocation/ID/error with event["errorType"], event["message"]
+  state           answer the statuses kept by the actions above
+  crash           exit 1 without answering
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+STATE = {}
+STATE_LOCK = threading.Lock()
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def call(method, path, body=None, headers=None):
+    """Returns (status, headers dict lower-cased, body bytes); never raises on HTTP errors."""
+    req = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def respond(request_id, payload):
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return call("POST", f"/invocation/{request_id}/response", data, {"Content-Type": "application/json"})
+
+
+def remember(key, value):
+    with STATE_LOCK:
+        STATE[key] = value
+    log(f"RAW_STATE {key}={value}")
+
+
+def handle(request_id, headers, body):
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = None
+    action = event.get("action", "echo") if isinstance(event, dict) else "echo"
+    if action == "echo":
+        respond(request_id, body)
+    elif action == "pid":
+        respond(request_id, {
+            "pid": os.getpid(),
+            "cwd": os.getcwd(),
+            "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+            "thread": threading.current_thread().name,
+        })
+    elif action == "sleep":
+        time.sleep(event.get("ms", 0) / 1000.0)
+        respond(request_id, {"slept_ms": event.get("ms", 0), "pid": os.getpid()})
+    elif action == "headers":
+        respond(request_id, {"headers": headers, "received_ms": int(time.time() * 1000)})
+    elif action == "bogus_id":
+        status, _, text = respond(str(uuid.uuid4()), {"bogus": True})
+        respond(request_id, {"status": status, "body": text.decode(errors="replace")})
+    elif action == "double_response":
+        first, _, _ = respond(request_id, {"first": True})
+        second, _, _ = respond(request_id, {"second": True})
+        remember("double_first", first)
+        remember("double_second", second)
+    elif action == "big_response":
+        status, _, _ = respond(request_id, json.dumps({"big": "x" * (7 * 1024 * 1024)}).encode())
+        remember("big_response", status)
+    elif action == "error":
+        err_type = event.get("errorType", "Custom.RawError")
+        err = {"errorMessage": event.get("message", "raw failure"), "errorType": err_type, "stackTrace": []}
+        status, _, _ = call("POST", f"/invocation/{request_id}/error", json.dumps(err).encode(),
+                            {"Lambda-Runtime-Function-Error-Type": err_type, "Content-Type": "application/json"})
+        remember("error_post", status)
+    elif action == "state":
+        with STATE_LOCK:
+            respond(request_id, dict(STATE, pid=os.getpid()))
+    elif action == "crash":
+        log("crashing on purpose")
+        os._exit(1)
+    else:
+        respond(request_id, {"unknown_action": action})
+
+
+def loop():
+    while True:
+        status, headers, body = call("GET", "/invocation/next")
+        if status != 200:
+            log(f"RAW /next answered {status}: {body[:200]!r}")
+            time.sleep(0.05)
+            continue
+        handle(headers["lambda-runtime-aws-request-id"], headers, body)
+
+
+def main():
+    mode = os.environ.get("RAW_MODE", "normal")
+    if mode == "init_error":
+        err = {"errorMessage": "raw runtime refused to start", "errorType": "Runtime.FlickRawInitError", "stackTrace": []}
+        status, _, _ = call("POST", "/init/error", json.dumps(err).encode(),
+                            {"Lambda-Runtime-Function-Error-Type": "Runtime.FlickRawInitError"})
+        log(f"RAW_STATE init_error={status}")
+        sys.exit(1)
+    if mode == "ignore_sigterm":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threads = max(1, int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or "1"))
+    workers = [threading.Thread(target=loop, name=f"poller-{i}", daemon=True) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+if __name__ == "__main__":
+    main()

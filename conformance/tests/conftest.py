@@ -1,0 +1,496 @@
+"""Fixtures of the Flick conformance suite.
+
+Every test talks to the real host binary (env FLICK_BIN, default
+target/release/flick) started on a free loopback port with a manifest generated
+into a temporary folder, and to functions run by the official runtime clients of
+Python (awslambdaric), Node.js (aws-lambda-ric), Go (aws-lambda-go) and Rust
+(lambda_runtime), plus a raw urllib runtime that probes the Runtime API.
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FUNCTIONS = REPO / "conformance" / "functions"
+RUNTIMES = ["python", "node", "go", "rust"]
+REGION = "us-east-1"
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+REPORT_RE = re.compile(
+    r"REPORT RequestId: (?P<id>" + UUID + r")\tDuration: (?P<duration>\d+\.\d{2}) ms"
+    r"\tBilled Duration: (?P<billed>\d+) ms\tMemory Size: (?P<memory>\d+) MB"
+    r"\tMax Memory Used: (?P<used>\d+) MB\t(?:Init Duration: (?P<init>\d+\.\d{2}) ms\t)?$"
+)
+START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST$")
+END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$")
+
+
+# ---------------------------------------------------------------------------
+# process helpers
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def wait_dead(pids, timeout=5.0):
+    """Waits until none of `pids` is alive; returns the ones still alive."""
+    deadline = time.time() + timeout
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.time() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
+
+
+def descendants(root_pid):
+    """All live descendants of root_pid (by walking /proc's parent links)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root_pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# manifest writing (TOML by hand: the suite needs no extra package for it)
+
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def render_manifest(server, functions):
+    lines = ["[server]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in server.items()]
+    for name, spec in functions.items():
+        lines += ["", f"[functions.{json.dumps(name)}]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# the functions
+
+
+@pytest.fixture(scope="session")
+def flick_bin():
+    path = Path(os.environ.get("FLICK_BIN", REPO / "target" / "release" / "flick"))
+    if not path.is_file():
+        pytest.fail(f"host binary {path} not found: build it (cargo build --release -p flick-cli) or set FLICK_BIN")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def go_bootstrap(tmp_path_factory):
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("go toolchain not installed")
+    out = tmp_path_factory.mktemp("go") / "bootstrap"
+    env = dict(os.environ, CGO_ENABLED="0")
+    proc = subprocess.run([go, "build", "-o", str(out), "."], cwd=FUNCTIONS / "go", env=env,
+                          capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        text = proc.stderr + proc.stdout
+        if re.search(r"dial tcp|lookup .*: |i/o timeout|connection refused|proxy\.golang|no such host|TLS handshake", text):
+            pytest.skip(f"Go module proxy unreachable, cannot build the Go function: {text.strip()[:300]}")
+        pytest.fail(f"go build of conformance/functions/go failed:\n{text}")
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def rust_bin():
+    if os.environ.get("FLICK_RUST_FUNCTION"):
+        return os.environ["FLICK_RUST_FUNCTION"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = target / "release" / "echo-official"
+    proc = subprocess.run(["cargo", "build", "--release", "-q", "-p", "echo-official"], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        if binary.is_file():
+            # e.g. another workspace member is mid-edit: use the binary built before.
+            sys.stderr.write(f"warning: cargo build -p echo-official failed, using existing {binary}\n")
+            return str(binary)
+        pytest.fail(f"cargo build -p echo-official failed:\n{proc.stderr}")
+    return str(binary)
+
+
+@pytest.fixture(scope="session")
+def node_bin():
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node not installed")
+    ric = FUNCTIONS / "node" / "node_modules" / "aws-lambda-ric" / "dist" / "rapid-client.node"
+    if not ric.is_file():
+        pytest.fail(f"{ric} missing: run scripts/install-deps (npm ci in conformance/functions/node)")
+    return os.path.realpath(node)
+
+
+def python_function(handler="app.handler", **extra):
+    spec = {
+        "command": [sys.executable, "-m", "awslambdaric", handler],
+        "workdir": str(FUNCTIONS / "python"),
+        "handler": handler,
+        "memory_mb": 128,
+        "timeout_s": 3,
+    }
+    spec.update(extra)
+    return spec
+
+
+def raw_function(mode="normal", **extra):
+    spec = {
+        "command": [sys.executable, "-u", "raw_runtime.py"],
+        "workdir": str(FUNCTIONS / "python"),
+        "env": {"RAW_MODE": mode},
+        "memory_mb": 128,
+        "timeout_s": 3,
+    }
+    spec.update(extra)
+    return spec
+
+
+class Runtimes:
+    """Builds the manifest entry of a runtime's conformance function on demand,
+    so that a test only needs the toolchains of the runtimes it uses."""
+
+    def __init__(self, request):
+        self.request = request
+
+    def spec(self, runtime, **extra):
+        extra = dict({"memory_mb": 128, "timeout_s": 3}, **extra)
+        if runtime == "python":
+            return python_function(**extra)
+        if runtime == "node":
+            node = self.request.getfixturevalue("node_bin")
+            spec = {"command": [node, "node_modules/aws-lambda-ric/bin/index.mjs", "index.handler"],
+                    "workdir": str(FUNCTIONS / "node"), "handler": "index.handler"}
+        elif runtime == "go":
+            spec = {"command": [self.request.getfixturevalue("go_bootstrap")], "workdir": str(FUNCTIONS / "go"),
+                    "handler": "bootstrap"}
+        elif runtime == "rust":
+            spec = {"command": [self.request.getfixturevalue("rust_bin")],
+                    "workdir": str(FUNCTIONS / "rust-official"), "handler": "bootstrap"}
+        else:
+            raise ValueError(runtime)
+        spec.update(extra)
+        return spec
+
+
+@pytest.fixture(scope="session")
+def runtimes(request):
+    return Runtimes(request)
+
+
+# ---------------------------------------------------------------------------
+# the host
+
+
+class HostExited(Exception):
+    pass
+
+
+class Host:
+    """One `flick serve` process with its own manifest, port and state dir."""
+
+    def __init__(self, flick_bin, root, functions, server=None, extra_env=None):
+        self.flick_bin = flick_bin
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.server = {"listen": f"127.0.0.1:{self.port}", "state_dir": ".flick", "region": REGION}
+        self.server.update(server or {})
+        self.functions = functions
+        self.manifest = self.root / "flick.toml"
+        self.manifest.write_text(render_manifest(self.server, functions))
+        self.stdout_path = self.root / "host.stdout"
+        self.stderr_path = self.root / "host.stderr"
+        self.extra_env = extra_env or {}
+        self.proc = None
+        self.seen_pids = set()
+        self._client = None
+
+    # lifecycle ------------------------------------------------------------
+
+    def start(self, wait=True, timeout=30.0, cwd=None):
+        env = dict(os.environ)
+        # A variable only the host has: it must never reach a sandbox.
+        env["FLICK_CONFORMANCE_HOST_ONLY"] = "leak-canary"
+        env.update(self.extra_env)
+        self.proc = subprocess.Popen(
+            [self.flick_bin, "serve", "--config", str(self.manifest), "--listen", f"127.0.0.1:{self.port}"],
+            stdout=open(self.stdout_path, "wb"), stderr=open(self.stderr_path, "wb"),
+            stdin=subprocess.DEVNULL, cwd=cwd or self.root, env=env,
+        )
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=30.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise HostExited(f"flick serve exited with {self.proc.returncode} before it was ready:\n{self.stderr()}")
+            try:
+                status, _, _ = self.http("GET", "/2015-03-31/functions", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"flick serve not ready after {timeout}s:\n{self.stderr()}")
+
+    def stderr(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def sandbox_pids(self):
+        return descendants(self.proc.pid) if self.proc and self.proc.poll() is None else []
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Stops the host; asserts it exits 0 (on SIGTERM) and leaves no process behind."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        tracked = set(self.sandbox_pids()) | self.seen_pids
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"flick serve did not exit within {timeout}s of {sig!r}:\n{self.stderr()[-3000:]}")
+        left = wait_dead(tracked, timeout=3.0)
+        for pid in left:  # clean up for the next tests, then fail
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        assert not left, f"processes left behind after the host stopped: {[(p, cmdline(p)) for p in left]}"
+        if sig == signal.SIGTERM:
+            assert rc == 0, f"flick serve exited {rc} on SIGTERM:\n{self.stderr()[-3000:]}"
+        return rc
+
+    def kill_hard(self):
+        if self.proc and self.proc.poll() is None:
+            pids = self.sandbox_pids()
+            self.proc.kill()
+            self.proc.wait()
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    # clients --------------------------------------------------------------
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = make_client(self.endpoint)
+        return self._client
+
+    def http(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def invoke(self, name, payload=None, raw=None, **kwargs):
+        """boto3 Invoke; returns (response, decoded payload or None). Records reported pids."""
+        body = raw if raw is not None else json.dumps({} if payload is None else payload).encode()
+        resp = self.client.invoke(FunctionName=name, Payload=body, **kwargs)
+        data = resp["Payload"].read()
+        resp["RawPayload"] = data
+        try:
+            result = json.loads(data) if data else None
+        except ValueError:
+            result = None
+        if isinstance(result, dict):
+            for key in ("pid", "child_pid"):
+                if isinstance(result.get(key), int):
+                    self.seen_pids.add(result[key])
+        return resp, result
+
+    def log_path(self, name):
+        return self.root / self.server["state_dir"] / "logs" / f"{name}.log"
+
+    def log_text(self, name):
+        try:
+            return self.log_path(name).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, name, pattern, timeout=5.0):
+        """Waits until the function's log file matches `pattern`; returns the match."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.log_text(name))
+            if m or time.time() > deadline:
+                return m
+            time.sleep(0.05)
+
+
+def make_client(endpoint):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "lambda", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="conformance", aws_secret_access_key="conformance",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30,
+                      connect_timeout=5, max_pool_connections=32),
+    )
+
+
+@pytest.fixture(scope="session")
+def host_factory(flick_bin, tmp_path_factory):
+    """host_factory(functions, server=None) → a started Host; all are stopped (and
+    checked for leftover processes) at the end of the module that made them."""
+    hosts = []
+
+    def make(functions, server=None, start=True, extra_env=None, name="host"):
+        root = tmp_path_factory.mktemp(name)
+        host = Host(flick_bin, root, functions, server=server, extra_env=extra_env)
+        hosts.append(host)
+        if start:
+            try:
+                host.start()
+            except Exception:
+                host.kill_hard()
+                raise
+        return host
+
+    make.hosts = hosts
+    yield make
+    for host in hosts:
+        host.kill_hard()
+
+
+@pytest.fixture(scope="module")
+def make_host(host_factory):
+    """Module-scoped: the hosts a module starts are stopped by SIGTERM at its end,
+    asserting a clean exit and that no sandbox process is left."""
+    before = len(host_factory.hosts)
+    yield host_factory
+    errors = []
+    for host in host_factory.hosts[before:]:
+        try:
+            host.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("host teardown: " + "\n".join(errors))
+
+
+UNAVAILABLE = {}  # runtime -> (skip?, reason) when its function could not be built
+
+
+def all_runtime_functions(runtimes, prefix="echo", only=RUNTIMES, **extra):
+    """Manifest entries `echo-python`, `echo-node`, `echo-go`, `echo-rust`. A runtime
+    whose function cannot be built is left out: its tests skip (Go proxy unreachable)
+    or fail with the build error, while the other runtimes' tests still run."""
+    functions = {}
+    for rt in only:
+        try:
+            functions[f"{prefix}-{rt}"] = runtimes.spec(rt, **extra)
+        except pytest.skip.Exception as e:
+            UNAVAILABLE[rt] = (True, str(e))
+        except pytest.fail.Exception as e:
+            UNAVAILABLE[rt] = (False, str(e))
+    return functions
+
+
+def need(host, name):
+    if name not in host.functions:
+        rt = name.rsplit("-", 1)[-1]
+        skip, reason = UNAVAILABLE.get(rt, (True, "not configured"))
+        if skip:
+            pytest.skip(f"{name}: {reason}")
+        pytest.fail(f"{name} unavailable: {reason}")
+    return name
+
+
+def decode_tail(resp):
+    assert "LogResult" in resp, "LogType=Tail asked but no X-Amz-Log-Result in the response"
+    return base64.b64decode(resp["LogResult"]).decode(errors="replace")
+
+
+def report_lines(text, request_id=None):
+    out = []
+    for line in text.splitlines():
+        m = REPORT_RE.search(line)
+        if m and (request_id is None or m.group("id") == request_id):
+            out.append(m)
+    return out
+
+
+def request_id_of(resp):
+    """The invocation's request id as the Invoke API reports it (x-amzn-RequestId)."""
+    return resp["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
