@@ -1,0 +1,77 @@
+//! The handler shapes the SDK accepts, erased to one internal call the loop makes.
+//!
+//! Owns the adapters from `async fn(&State, Event, Context)` and
+//! `fn(&State, Event, Context)` to [`Invoke`]: decode the event, call, encode
+//! the result. The stateless forms are the same with `()` as state (see
+//! `function`). Catching panics and reporting errors is the loop's job.
+
+use std::marker::PhantomData;
+
+use crate::codec::{Buffers, Event, Output};
+use crate::context::Context;
+use crate::error::Error;
+use crate::executor::Executor;
+
+/// One invocation, from event bytes to output bytes.
+pub(crate) trait Invoke<S>: Sync {
+    fn invoke(
+        &self,
+        state: &S,
+        buffers: &mut Buffers,
+        context: Context,
+        executor: &Executor,
+    ) -> Result<(), Error>;
+}
+
+/// An `async fn(&S, Event, Context) -> Result<Output, E>`.
+pub(crate) struct AsyncHandler<F, Ev, O, E> {
+    pub(crate) f: F,
+    pub(crate) types: PhantomData<fn(Ev) -> Result<O, E>>,
+}
+
+/// A plain `fn(&S, Event, Context) -> Result<Output, E>`.
+pub(crate) struct BlockingHandler<F, Ev, O, E> {
+    pub(crate) f: F,
+    pub(crate) types: PhantomData<fn(Ev) -> Result<O, E>>,
+}
+
+impl<S, F, Ev, O, E> Invoke<S> for AsyncHandler<F, Ev, O, E>
+where
+    F: AsyncFn(&S, Ev, Context) -> Result<O, E> + Sync,
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+{
+    fn invoke(
+        &self,
+        state: &S,
+        buffers: &mut Buffers,
+        context: Context,
+        executor: &Executor,
+    ) -> Result<(), Error> {
+        let event = Ev::decode(buffers)?;
+        let result = executor.block_on((self.f)(state, event, context));
+        result.map_err(Into::into)?.encode(buffers)
+    }
+}
+
+impl<S, F, Ev, O, E> Invoke<S> for BlockingHandler<F, Ev, O, E>
+where
+    F: Fn(&S, Ev, Context) -> Result<O, E> + Sync,
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+{
+    fn invoke(
+        &self,
+        state: &S,
+        buffers: &mut Buffers,
+        context: Context,
+        _: &Executor,
+    ) -> Result<(), Error> {
+        let event = Ev::decode(buffers)?;
+        (self.f)(state, event, context)
+            .map_err(Into::into)?
+            .encode(buffers)
+    }
+}

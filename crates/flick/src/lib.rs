@@ -1,0 +1,105 @@
+//! Flick: the lean way to write AWS Lambda functions in Rust.
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Order { id: String }
+//!
+//! #[derive(Serialize)]
+//! struct Receipt { id: String, by: String }
+//!
+//! async fn handle(order: Order, ctx: flick::Context) -> Result<Receipt, flick::Error> {
+//!     if order.id.is_empty() {
+//!         return Err(flick::Error::client("order id is empty").with_type("InvalidOrder"));
+//!     }
+//!     tracing::info!(order = %order.id, "accepted");
+//!     Ok(Receipt { id: order.id, by: ctx.function_name().to_owned() })
+//! }
+//!
+//! fn main() {
+//!     flick::run(handle)
+//! }
+//! ```
+//!
+//! What you get, each in a small module named for it:
+//!
+//! - **Handlers** ([`run`], [`run_blocking`], [`init`]): `async fn(Event,
+//!   Context)` or plain `fn`, events and results as any serde type or raw
+//!   [`Bytes`]; with state built once at init and passed as `&State`.
+//! - **[`Context`]**: request id, deadline, ARN, trace id, client context,
+//!   Cognito identity, function name/version/memory, cold start.
+//! - **Errors** ([`Error`], [`Kind`]): `Client`, `Transient`, `Fatal`, a short
+//!   `errorType` you choose, the source chain in `stackTrace`; `?` works on any
+//!   `std` error and on `anyhow::Error`. A panicking handler fails only its
+//!   invocation.
+//! - **Logs**: `tracing` events as one line each, JSON or text per
+//!   `AWS_LAMBDA_LOG_FORMAT`/`AWS_LAMBDA_LOG_LEVEL`, with `requestId` and
+//!   `coldStart` on every line written during an invocation.
+//! - **Configuration** ([`Init::config`]): a `Deserialize` struct from
+//!   environment variables; every bad variable reported at once, at init.
+//! - **Init**: prewarm tasks run concurrently ([`Init::prewarm`]); a startup
+//!   trace of each phase is logged on the cold start.
+//! - **Shutdown** ([`Function::on_shutdown`]): a hook run on SIGTERM.
+//! - **Concurrency**: `AWS_LAMBDA_MAX_CONCURRENCY=N` serves N invocations at
+//!   once in one process.
+//! - **Tests** ([`testing`]): call a handler in-process with a fixture.
+//!
+//! Nothing panics on bad configuration or a bad environment: init fails through
+//! `/init/error` with a message listing every problem, then the process exits 1.
+//!
+//! # Why it is built this way
+//!
+//! A function's binary size and time to first `/next` are its cold start, so
+//! every byte here has to earn its place (sizes with the workspace's `lambda`
+//! profile: `opt-level="z"`, LTO, one codegen unit, `panic="abort"`, strip):
+//!
+//! - The Runtime API client is a blocking HTTP/1.1 client over `std`'s
+//!   `TcpStream` (module `http_client`), with keep-alive and buffers reused
+//!   across invocations. The Runtime API is one peer on loopback speaking a
+//!   fixed dialect; hyper, tower and tokio's multi-threaded runtime
+//!   (the official runtime's stack, 794 KB for an echo) buy nothing there.
+//!   `httparse` was not needed: the responses have a status line and a handful
+//!   of headers.
+//! - Async handlers run on a tiny park/unpark `block_on` (module `executor`).
+//!   Handlers that need tokio I/O enable the `tokio` feature: each loop thread
+//!   then owns a current-thread tokio runtime.
+//! - `AWS_LAMBDA_MAX_CONCURRENCY=N` means N loop threads, each with its own
+//!   connection, buffers and executor: no `Send` bound on handler futures, no
+//!   work stealing, no locks on the hot path.
+//! - Logs use a hand-written `tracing` subscriber (module `logging`):
+//!   `tracing-subscriber`'s fmt layer and registry would cost more than the
+//!   whole SDK without them. The request id comes from a thread-local record
+//!   of the invocation the thread serves (module `current`).
+//!
+//! Dependencies and what each costs in the echo example (measured by removing
+//! it; see the README for the table and the command):
+//! `serde` + `serde_json` (events and results; the user needs them anyway),
+//! `tracing` (the logging facade users write against; ~8 KB with its core),
+//! `libc` (bindings only: `sigwait` for the shutdown hook and the process CPU
+//! clock for the startup trace; 0 KB), `tokio` (optional, off by default).
+
+mod codec;
+pub mod config;
+mod context;
+mod current;
+mod error;
+mod executor;
+mod function;
+mod handler;
+mod http_client;
+mod init;
+mod invocation_loop;
+mod logging;
+mod panic;
+mod runtime_api;
+mod runtime_env;
+mod shutdown;
+mod startup_trace;
+pub mod testing;
+
+pub use codec::{Bytes, Event, Output};
+pub use context::Context;
+pub use error::{BoxError, Error, Kind};
+pub use function::{init, run, run_blocking, Function};
+pub use init::Init;

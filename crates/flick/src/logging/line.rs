@@ -1,0 +1,205 @@
+//! One log line in either of Lambda's log formats, with the current
+//! invocation's `requestId` and `coldStart` stamped on it.
+//!
+//! JSON follows Lambda's advanced logging shape: `{"timestamp","level",
+//! "requestId","coldStart","message",...fields}`. Text follows Lambda's tab
+//! separated form: `timestamp<TAB>requestId<TAB>LEVEL<TAB>message key=value...`
+//! (`-` for the request id outside an invocation). Owns formatting and
+//! escaping only; deciding which events to log is the subscriber's job.
+
+use std::cell::RefCell;
+use std::fmt::{self, Display, Write};
+use std::io::Write as _;
+
+use tracing::Level;
+
+use super::timestamp;
+use super::LogFormat;
+use crate::current;
+
+pub(crate) struct Line<'a> {
+    out: &'a mut String,
+    format: LogFormat,
+    /// Text lines carry the cold-start flag after the fields, not in a column.
+    cold_start: Option<bool>,
+}
+
+impl<'a> Line<'a> {
+    /// Starts a line: timestamp, level, and the current invocation if any.
+    pub(crate) fn start(out: &'a mut String, format: LogFormat, level: Level) -> Self {
+        out.clear();
+        let cold_start = current::with(|invocation| {
+            let id = invocation.map_or("", |i| &i.request_id);
+            match format {
+                LogFormat::Json => {
+                    out.push_str("{\"timestamp\":\"");
+                    timestamp::write_now(out);
+                    let _ = write!(out, "\",\"level\":\"{}\"", level_name(level));
+                    if invocation.is_some() {
+                        out.push_str(",\"requestId\":");
+                        push_json_string(out, id);
+                    }
+                }
+                LogFormat::Text => {
+                    timestamp::write_now(out);
+                    out.push('\t');
+                    out.push_str(if id.is_empty() { "-" } else { id });
+                    let _ = write!(out, "\t{}\t", level_name(level));
+                }
+            }
+            invocation.map(|i| i.cold_start)
+        });
+        let mut line = Self {
+            out,
+            format,
+            cold_start,
+        };
+        if let (LogFormat::Json, Some(cold)) = (format, cold_start) {
+            line.field_raw("coldStart", &cold);
+        }
+        line
+    }
+
+    /// The human message: a JSON string, or the text line's fourth column.
+    pub(crate) fn message(&mut self, message: &dyn Display) {
+        match self.format {
+            LogFormat::Json => {
+                self.out.push_str(",\"message\":");
+                push_json_display(self.out, message);
+            }
+            LogFormat::Text => {
+                let _ = write!(self.out, "{message}");
+            }
+        }
+    }
+
+    /// A field whose value is text (quoted in JSON).
+    pub(crate) fn field(&mut self, key: &str, value: &dyn Display) {
+        self.key(key);
+        match self.format {
+            LogFormat::Json => push_json_display(self.out, value),
+            LogFormat::Text => {
+                let _ = write!(self.out, "{value}");
+            }
+        }
+    }
+
+    /// A field whose value is a number or boolean (bare in JSON). Non-finite
+    /// floats are not JSON numbers and are written as text by the caller.
+    pub(crate) fn field_raw(&mut self, key: &str, value: &dyn Display) {
+        self.key(key);
+        let _ = write!(self.out, "{value}");
+    }
+
+    /// Ends the line and writes it to stdout in one call, so that lines from
+    /// concurrent invocations never interleave.
+    pub(crate) fn finish(mut self) {
+        match self.format {
+            LogFormat::Json => self.out.push_str("}\n"),
+            LogFormat::Text => {
+                if let Some(cold) = self.cold_start {
+                    self.field_raw("coldStart", &cold);
+                }
+                self.out.push('\n');
+            }
+        }
+        // Nowhere to report a failed log write; the line is lost either way.
+        let _ = std::io::stdout().lock().write_all(self.out.as_bytes());
+    }
+
+    fn key(&mut self, key: &str) {
+        match self.format {
+            LogFormat::Json => {
+                self.out.push(',');
+                push_json_string(self.out, key);
+                self.out.push(':');
+            }
+            LogFormat::Text => {
+                let _ = write!(self.out, " {key}=");
+            }
+        }
+    }
+}
+
+/// Calls `f` with this thread's line buffer, reused across lines so that
+/// logging allocates nothing once the buffer has grown.
+pub(crate) fn with_buffer(f: impl FnOnce(&mut String)) {
+    thread_local! {
+        static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => f(&mut buffer),
+        // A value's Display impl logged while its own line was being built.
+        Err(_) => f(&mut String::new()),
+    })
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => "INFO",
+        Level::WARN => "WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    push_json_display(out, &s);
+}
+
+fn push_json_display(out: &mut String, value: &dyn Display) {
+    out.push('"');
+    let _ = write!(JsonEscaped(out), "{value}");
+    out.push('"');
+}
+
+/// Escapes what it is given as the inside of a JSON string.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                '\n' => self.0.push_str("\\n"),
+                '\r' => self.0.push_str("\\r"),
+                '\t' => self.0.push_str("\\t"),
+                c if (c as u32) < 0x20 => write!(self.0, "\\u{:04x}", c as u32)?,
+                c => self.0.push(c),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_are_valid_json_with_escaped_text() {
+        let mut out = String::new();
+        let mut line = Line::start(&mut out, LogFormat::Json, Level::WARN);
+        line.message(&"say \"hi\"\n\u{1}");
+        line.field("user", &"ann");
+        line.field_raw("count", &3);
+        line.out.push_str("}\n");
+        let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(value["level"], "WARN");
+        assert_eq!(value["message"], "say \"hi\"\n\u{1}");
+        assert_eq!(value["count"], 3);
+        assert!(value.get("requestId").is_none());
+    }
+
+    #[test]
+    fn text_lines_have_tab_separated_columns() {
+        let mut out = String::new();
+        let mut line = Line::start(&mut out, LogFormat::Text, Level::INFO);
+        line.message(&"hello");
+        line.field("user", &"ann");
+        let columns: Vec<&str> = out.split('\t').collect();
+        assert_eq!(&columns[1..], ["-", "INFO", "hello user=ann"]);
+    }
+}

@@ -1,0 +1,220 @@
+//! The test kit: call a handler in-process with an event fixture and a made-up
+//! [`Context`], the way the runtime would, without any server.
+//!
+//! The event goes through the same decoding and the result through the same
+//! encoding as in production, so a fixture that does not match the event type
+//! fails here as it would on Lambda. Owns only test helpers; nothing here is
+//! used by the runtime loop.
+//!
+//! ```
+//! use flick::testing;
+//!
+//! async fn greet(name: String, ctx: flick::Context) -> Result<String, flick::Error> {
+//!     Ok(format!("hello {name} from {}", ctx.function_name()))
+//! }
+//!
+//! let reply: String = testing::call(greet, r#""ann""#).unwrap();
+//! assert_eq!(reply, "hello ann from test-function");
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+
+use crate::codec::{Buffers, Event, Output};
+use crate::context::{Context, FunctionInfo, Invocation};
+use crate::error::Error;
+use crate::executor::Executor;
+
+/// Builds a made-up [`Context`]; every field has a plausible default.
+#[derive(Debug, Clone)]
+pub struct ContextBuilder {
+    invocation: InvocationFields,
+    function: FunctionInfo,
+}
+
+#[derive(Debug, Clone)]
+struct InvocationFields {
+    request_id: String,
+    deadline: SystemTime,
+    function_arn: String,
+    trace_id: String,
+    client_context: String,
+    cognito_identity: String,
+    cold_start: bool,
+}
+
+/// A context for request `00000000-0000-4000-8000-000000000000` of
+/// `test-function`, 3 seconds before its deadline, not a cold start.
+pub fn context() -> ContextBuilder {
+    ContextBuilder {
+        invocation: InvocationFields {
+            request_id: "00000000-0000-4000-8000-000000000000".into(),
+            deadline: SystemTime::now() + Duration::from_secs(3),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:test-function".into(),
+            trace_id: String::new(),
+            client_context: String::new(),
+            cognito_identity: String::new(),
+            cold_start: false,
+        },
+        function: FunctionInfo {
+            name: "test-function".into(),
+            version: "$LATEST".into(),
+            memory_mb: 128,
+            log_group: "/aws/lambda/test-function".into(),
+            log_stream: "test".into(),
+        },
+    }
+}
+
+impl ContextBuilder {
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.invocation.request_id = id.into();
+        self
+    }
+
+    /// The deadline, as time left from now.
+    pub fn remaining(mut self, left: Duration) -> Self {
+        self.invocation.deadline = SystemTime::now() + left;
+        self
+    }
+
+    pub fn invoked_function_arn(mut self, arn: impl Into<String>) -> Self {
+        self.invocation.function_arn = arn.into();
+        self
+    }
+
+    pub fn trace_id(mut self, trace: impl Into<String>) -> Self {
+        self.invocation.trace_id = trace.into();
+        self
+    }
+
+    /// The client context, as JSON.
+    pub fn client_context(mut self, json: impl Into<String>) -> Self {
+        self.invocation.client_context = json.into();
+        self
+    }
+
+    /// The Cognito identity, as JSON.
+    pub fn cognito_identity(mut self, json: impl Into<String>) -> Self {
+        self.invocation.cognito_identity = json.into();
+        self
+    }
+
+    pub fn cold_start(mut self, cold: bool) -> Self {
+        self.invocation.cold_start = cold;
+        self
+    }
+
+    pub fn function_name(mut self, name: impl Into<String>) -> Self {
+        self.function.name = name.into();
+        self
+    }
+
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.function.memory_mb = mb;
+        self
+    }
+
+    pub fn build(self) -> Context {
+        let i = self.invocation;
+        let deadline_ms = i
+            .deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        Context {
+            invocation: Arc::new(Invocation {
+                request_id: i.request_id,
+                deadline_ms,
+                function_arn: i.function_arn,
+                trace_id: i.trace_id,
+                client_context: i.client_context,
+                cognito_identity: i.cognito_identity,
+                cold_start: i.cold_start,
+            }),
+            function: Arc::new(self.function),
+        }
+    }
+}
+
+impl From<ContextBuilder> for Context {
+    fn from(builder: ContextBuilder) -> Self {
+        builder.build()
+    }
+}
+
+/// Calls an `async fn(Event, Context)` handler with the JSON `event` and a
+/// default [`context`], and reads its result back as `R`.
+pub fn call<F, Ev, O, E, R>(handler: F, event: &str) -> Result<R, Error>
+where
+    F: AsyncFn(Ev, Context) -> Result<O, E>,
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+    R: DeserializeOwned,
+{
+    call_with_context(handler, event, context().build())
+}
+
+/// [`call`] with a context of your making.
+pub fn call_with_context<F, Ev, O, E, R>(
+    handler: F,
+    event: &str,
+    context: Context,
+) -> Result<R, Error>
+where
+    F: AsyncFn(Ev, Context) -> Result<O, E>,
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+    R: DeserializeOwned,
+{
+    round_trip(event, |event| block_on(handler(event, context)))
+}
+
+/// Calls an `async fn(&S, Event, Context)` handler with `state`, the JSON
+/// `event` and a default [`context`].
+pub fn call_with_state<S, F, Ev, O, E, R>(state: &S, handler: F, event: &str) -> Result<R, Error>
+where
+    F: AsyncFn(&S, Ev, Context) -> Result<O, E>,
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+    R: DeserializeOwned,
+{
+    round_trip(event, |event| {
+        block_on(handler(state, event, context().build()))
+    })
+}
+
+/// Runs a future to completion on the SDK's executor (tokio's current-thread
+/// runtime with the `tokio` feature).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    Executor::new()
+        .expect("the test executor starts")
+        .block_on(future)
+}
+
+/// Decodes `event` as the runtime would, calls, encodes the output as the
+/// runtime would, and reads it back as `R`.
+fn round_trip<Ev, O, E, R>(event: &str, call: impl FnOnce(Ev) -> Result<O, E>) -> Result<R, Error>
+where
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+    R: DeserializeOwned,
+{
+    let mut buffers = Buffers {
+        event: event.as_bytes().to_vec(),
+        output: Vec::new(),
+    };
+    let event = Ev::decode(&mut buffers)?;
+    call(event).map_err(Into::into)?.encode(&mut buffers)?;
+    serde_json::from_slice(&buffers.output).map_err(|e| {
+        Error::client(format!(
+            "the handler's output is not the JSON the test expects: {e}"
+        ))
+    })
+}
