@@ -107,3 +107,19 @@ impl Output for Bytes {
         Ok(())
     }
 }
+
+/// One invocation's data path: decode the event from `buffers`, `call` the
+/// handler, encode its result into `buffers`. Shared by the runtime loop and
+/// the test kit, so tests see exactly what production does.
+pub(crate) fn decode_call_encode<Ev, O, E>(
+    buffers: &mut Buffers,
+    call: impl FnOnce(Ev) -> Result<O, E>,
+) -> Result<(), Error>
+where
+    Ev: Event,
+    O: Output,
+    E: Into<Error>,
+{
+    let event = Ev::decode(buffers)?;
+    call(event).map_err(Into::into)?.encode(buffers)
+}

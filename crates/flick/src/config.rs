@@ -335,37 +335,38 @@ impl<'de> IntoDeserializer<'de, Failure> for EnvValue<'_, '_, '_> {
 /// A value for a variable already reported, so the pass can reach the others.
 struct StandIn;
 
+macro_rules! stand_in_as {
+    ($($method:ident => $visit:ident($($value:expr)?);)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
+            visitor.$visit($($value)?)
+        })*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for StandIn {
     type Error = Failure;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_str("")
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_bool(false)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_i64(0)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_u64(0)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_f64(0.0)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_none()
+    // serde's primitive visitors accept any in-range integer or float, so one
+    // zero of the widest type fits every width.
+    stand_in_as! {
+        deserialize_any => visit_str("");
+        deserialize_bool => visit_bool(false);
+        deserialize_i8 => visit_i64(0);
+        deserialize_i16 => visit_i64(0);
+        deserialize_i32 => visit_i64(0);
+        deserialize_i64 => visit_i64(0);
+        deserialize_u8 => visit_u64(0);
+        deserialize_u16 => visit_u64(0);
+        deserialize_u32 => visit_u64(0);
+        deserialize_u64 => visit_u64(0);
+        deserialize_f32 => visit_f64(0.0);
+        deserialize_f64 => visit_f64(0.0);
+        deserialize_option => visit_none();
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_seq(de::value::SeqDeserializer::<_, Failure>::new(
-            std::iter::empty::<()>(),
-        ))
+        let empty = de::value::SeqDeserializer::<_, Failure>::new(std::iter::empty::<()>());
+        visitor.visit_seq(empty)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -389,30 +390,6 @@ impl<'de> de::Deserializer<'de> for StandIn {
     forward_to_deserialize_any! {
         i128 u128 char str string bytes byte_buf unit unit_struct tuple
         tuple_struct map struct identifier ignored_any
-    }
-
-    // Narrower integers and floats read a zero of their own width: serde's
-    // primitive visitors accept any in-range integer, so one zero fits all.
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_i64(0)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_i64(0)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_i64(0)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_u64(0)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_u64(0)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_u64(0)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
-        visitor.visit_f64(0.0)
     }
 }
 

@@ -6,10 +6,8 @@
 //! can go wrong before the first `/next` is reported through `/init/error`
 //! and ends the process with status 1; nothing here panics on bad input.
 
-use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread;
 
 use crate::codec::{Event, Output};
 use crate::context::Context;
@@ -21,7 +19,7 @@ use crate::invocation_loop::{exit_with, Loop};
 use crate::runtime_api::RuntimeApi;
 use crate::runtime_env::RuntimeEnv;
 use crate::startup_trace::StartupTrace;
-use crate::{logging, panic, shutdown};
+use crate::{logging, panic, shutdown, threads};
 
 /// Serves invocations with `handler`, an `async fn(Event, Context) ->
 /// Result<Output, E>`. Never returns.
@@ -36,10 +34,10 @@ use crate::{logging, panic, shutdown};
 /// ```
 pub fn run<F, Ev, O, E>(handler: F) -> !
 where
-    F: AsyncFn(Ev, Context) -> Result<O, E> + Sync,
-    Ev: Event,
-    O: Output,
-    E: Into<Error>,
+    F: AsyncFn(Ev, Context) -> Result<O, E> + Sync + 'static,
+    Ev: Event + 'static,
+    O: Output + 'static,
+    E: Into<Error> + 'static,
 {
     stateless().run(async move |_: &(), event: Ev, context: Context| handler(event, context).await)
 }
@@ -48,10 +46,10 @@ where
 /// Never returns.
 pub fn run_blocking<F, Ev, O, E>(handler: F) -> !
 where
-    F: Fn(Ev, Context) -> Result<O, E> + Sync,
-    Ev: Event,
-    O: Output,
-    E: Into<Error>,
+    F: Fn(Ev, Context) -> Result<O, E> + Sync + 'static,
+    Ev: Event + 'static,
+    O: Output + 'static,
+    E: Into<Error> + 'static,
 {
     stateless().run_blocking(move |_: &(), event: Ev, context: Context| handler(event, context))
 }
@@ -78,9 +76,12 @@ fn stateless() -> Function<()> {
 /// [`run`](Function::run) or [`run_blocking`](Function::run_blocking) with a
 /// handler that receives `&S`.
 pub struct Function<S> {
-    build: Box<dyn FnOnce(&mut Init) -> Result<S, Error>>,
-    on_shutdown: Option<Box<dyn FnOnce(&S) + Send>>,
+    build: Build<S>,
+    on_shutdown: Option<ShutdownHook<S>>,
 }
+
+type Build<S> = Box<dyn FnOnce(&mut Init) -> Result<S, Error>>;
+type ShutdownHook<S> = Box<dyn FnOnce(&S) + Send>;
 
 impl<S> std::fmt::Debug for Function<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,7 +91,7 @@ impl<S> std::fmt::Debug for Function<S> {
     }
 }
 
-impl<S: Sync> Function<S> {
+impl<S: Sync + 'static> Function<S> {
     /// Runs `hook` with the state when the host sends SIGTERM, then exits 0.
     /// Keep it short: the host kills the process after a brief grace period.
     pub fn on_shutdown(mut self, hook: impl FnOnce(&S) + Send + 'static) -> Self {
@@ -102,10 +103,10 @@ impl<S: Sync> Function<S> {
     /// Result<Output, E>`. Never returns.
     pub fn run<F, Ev, O, E>(self, handler: F) -> !
     where
-        F: AsyncFn(&S, Ev, Context) -> Result<O, E> + Sync,
-        Ev: Event,
-        O: Output,
-        E: Into<Error>,
+        F: AsyncFn(&S, Ev, Context) -> Result<O, E> + Sync + 'static,
+        Ev: Event + 'static,
+        O: Output + 'static,
+        E: Into<Error> + 'static,
     {
         self.serve(AsyncHandler {
             f: handler,
@@ -117,10 +118,10 @@ impl<S: Sync> Function<S> {
     /// Result<Output, E>`. Never returns.
     pub fn run_blocking<F, Ev, O, E>(self, handler: F) -> !
     where
-        F: Fn(&S, Ev, Context) -> Result<O, E> + Sync,
-        Ev: Event,
-        O: Output,
-        E: Into<Error>,
+        F: Fn(&S, Ev, Context) -> Result<O, E> + Sync + 'static,
+        Ev: Event + 'static,
+        O: Output + 'static,
+        E: Into<Error> + 'static,
     {
         self.serve(BlockingHandler {
             f: handler,
@@ -128,7 +129,7 @@ impl<S: Sync> Function<S> {
         })
     }
 
-    fn serve(self, handler: impl Invoke<S>) -> ! {
+    fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
         let mut trace = StartupTrace::begin();
         let env = RuntimeEnv::from_process();
         logging::install(env.log);
@@ -152,7 +153,8 @@ impl<S: Sync> Function<S> {
         }
         if self.on_shutdown.is_some() {
             if let Err(e) = shutdown::block_sigterm() {
-                fail_init(api, Error::fatal(e).with_type("Runtime.ShutdownHook"));
+                let message = format!("cannot block SIGTERM for the shutdown hook: {e}");
+                fail_init(api, Error::fatal(message).with_type("Runtime.ShutdownHook"));
             }
         }
         trace.lap("runtime_env");
@@ -163,9 +165,11 @@ impl<S: Sync> Function<S> {
         trace.lap_excluding("state", init.config_time);
         let tasks = init.take_prewarm();
         if !tasks.is_empty() {
-            let prewarmed = Executor::new().map_err(Error::fatal).and_then(|executor| {
-                panic::catch(|| executor.block_on(run_prewarm(tasks, &mut trace)))
-            });
+            let prewarmed = Executor::new()
+                .map_err(|e| Error::fatal(format!("cannot start the prewarm executor: {e}")))
+                .and_then(|executor| {
+                    panic::catch(|| executor.block_on(run_prewarm(tasks, &mut trace)))
+                });
             if let Err(e) = prewarmed {
                 fail_init(api, e);
             }
@@ -173,28 +177,35 @@ impl<S: Sync> Function<S> {
         }
         trace.publish();
 
-        let function = Arc::new(env.function);
-        let serving = Loop {
-            api,
-            state: &state,
-            handler: &handler,
-            function: &function,
-        };
-        // The loops never return; `Infallible` says so to the type checker.
-        match thread::scope(|scope| -> Infallible {
-            if let Some(hook) = self.on_shutdown {
-                let state = &state;
-                scope.spawn(move || {
-                    shutdown::wait_for_sigterm();
-                    hook(state);
-                    std::process::exit(0)
-                });
-            }
-            for _ in 1..env.concurrency {
-                scope.spawn(|| serving.serve());
-            }
-            serving.serve()
-        }) {}
+        // The state, handler and function facts live as long as the process:
+        // leaking them lets every loop thread borrow them for `'static`.
+        let serving: &'static Loop<'static, S, _> = Box::leak(Box::new(Loop {
+            api: Box::leak(api.into()),
+            state: Box::leak(Box::new(state)),
+            handler: Box::leak(Box::new(handler)),
+            function: Box::leak(Box::new(Arc::new(env.function))),
+        }));
+        if let Some(hook) = self.on_shutdown {
+            let state = serving.state;
+            spawn_or_fail(api, move || {
+                shutdown::wait_for_sigterm();
+                hook(state);
+                std::process::exit(0)
+            });
+        }
+        for _ in 1..env.concurrency {
+            spawn_or_fail(api, || serving.serve());
+        }
+        serving.serve()
+    }
+}
+
+/// Starts a thread or fails init. Errors become text here: boxing an
+/// `io::Error` would link its `Debug` impl into every binary.
+fn spawn_or_fail(api: &str, task: impl FnOnce() + Send + 'static) {
+    if let Err(e) = threads::spawn(task) {
+        let message = format!("cannot start a thread: {e}");
+        fail_init(api, Error::fatal(message).with_type("Runtime.ThreadStart"));
     }
 }
 

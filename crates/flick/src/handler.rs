@@ -7,7 +7,7 @@
 
 use std::marker::PhantomData;
 
-use crate::codec::{Buffers, Event, Output};
+use crate::codec::{decode_call_encode, Buffers, Event, Output};
 use crate::context::Context;
 use crate::error::Error;
 use crate::executor::Executor;
@@ -49,9 +49,9 @@ where
         context: Context,
         executor: &Executor,
     ) -> Result<(), Error> {
-        let event = Ev::decode(buffers)?;
-        let result = executor.block_on((self.f)(state, event, context));
-        result.map_err(Into::into)?.encode(buffers)
+        decode_call_encode(buffers, |event: Ev| {
+            executor.block_on((self.f)(state, event, context))
+        })
     }
 }
 

@@ -97,6 +97,7 @@ mod runtime_env;
 mod shutdown;
 mod startup_trace;
 pub mod testing;
+mod threads;
 
 pub use codec::{Bytes, Event, Output};
 pub use context::Context;

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Buffers, Event, Output};
+use crate::codec::{decode_call_encode, Buffers, Event, Output};
 use crate::context::{Context, FunctionInfo, Invocation};
 use crate::error::Error;
 use crate::executor::Executor;
@@ -210,8 +210,7 @@ where
         event: event.as_bytes().to_vec(),
         output: Vec::new(),
     };
-    let event = Ev::decode(&mut buffers)?;
-    call(event).map_err(Into::into)?.encode(&mut buffers)?;
+    decode_call_encode(&mut buffers, call)?;
     serde_json::from_slice(&buffers.output).map_err(|e| {
         Error::client(format!(
             "the handler's output is not the JSON the test expects: {e}"

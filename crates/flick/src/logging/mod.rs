@@ -54,10 +54,14 @@ static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 /// own first, that one stays and only the SDK's own lines use this format.
 pub(crate) fn install(settings: LogSettings) {
     let _ = FORMAT.set(settings.format);
-    let _ = tracing::subscriber::set_global_default(subscriber::LineSubscriber {
-        format: settings.format,
-        max_level: settings.level,
-    });
+    // `tracing` without its `std` feature: the std callsite registry costs
+    // ~10 KB; a program that enables `std` itself gets the same behaviour.
+    let _ = tracing::dispatcher::set_global_default(tracing::Dispatch::new(
+        subscriber::LineSubscriber {
+            format: settings.format,
+            max_level: settings.level,
+        },
+    ));
 }
 
 /// The format in force (text until [`install`] ran).

@@ -113,6 +113,24 @@ impl Visit for Fields<'_, '_> {
         self.record_number(field, &value);
     }
 
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.record_number(
+            field,
+            &Wide {
+                negative: false,
+                magnitude: value,
+            },
+        );
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        let wide = Wide {
+            negative: value < 0,
+            magnitude: value.unsigned_abs(),
+        };
+        self.record_number(field, &wide);
+    }
+
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.record_number(field, &value);
     }
@@ -128,12 +146,6 @@ impl Visit for Fields<'_, '_> {
             None => self.record_str(field, "-inf"),
         }
     }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.wanted(field) {
-            self.line.field(field.name(), &value);
-        }
-    }
 }
 
 impl Fields<'_, '_> {
@@ -142,6 +154,35 @@ impl Fields<'_, '_> {
             (false, _) => {}
             (true, true) => self.line.message(value),
             (true, false) => self.line.field_raw(field.name(), value),
+        }
+    }
+}
+
+/// A 128-bit integer written as two 64-bit halves: core's own 128-bit
+/// formatting costs more than a kilobyte that no other code needs.
+struct Wide {
+    negative: bool,
+    magnitude: u128,
+}
+
+impl fmt::Display for Wide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const TEN_TO_19: u128 = 10_000_000_000_000_000_000;
+        if self.negative {
+            f.write_str("-")?;
+        }
+        let high = self.magnitude / TEN_TO_19;
+        let low = (self.magnitude % TEN_TO_19) as u64;
+        match u64::try_from(high) {
+            Ok(0) => write!(f, "{low}"),
+            Ok(high) => write!(f, "{high}{low:019}"),
+            // Beyond 10^38: the top digits, then the rest.
+            Err(_) => write!(
+                f,
+                "{}{:019}{low:019}",
+                (high / TEN_TO_19) as u64,
+                (high % TEN_TO_19) as u64
+            ),
         }
     }
 }

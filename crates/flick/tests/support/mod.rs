@@ -8,7 +8,9 @@
 pub mod function;
 pub mod runtime_api;
 
+#[allow(unused_imports)]
 pub use function::{example, Function};
+#[allow(unused_imports)]
 pub use runtime_api::{Outcome, Reported, RuntimeApiServer};
 
 use std::time::{Duration, Instant};

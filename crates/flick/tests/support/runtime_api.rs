@@ -293,7 +293,10 @@ fn next(shared: &Shared) -> Answer {
         if let Some(event) = state.queue.pop_front() {
             break event;
         }
-        state = shared.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        state = shared
+            .changed
+            .wait(state)
+            .unwrap_or_else(|e| e.into_inner());
     };
     state.in_flight.push(event.id.clone());
     drop(state);
@@ -301,7 +304,10 @@ fn next(shared: &Shared) -> Answer {
     let mut headers = vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),
         ("Lambda-Runtime-Aws-Request-Id".to_owned(), event.id),
-        ("Lambda-Runtime-Deadline-Ms".to_owned(), deadline.as_millis().to_string()),
+        (
+            "Lambda-Runtime-Deadline-Ms".to_owned(),
+            deadline.as_millis().to_string(),
+        ),
         (
             "Lambda-Runtime-Invoked-Function-Arn".to_owned(),
             "arn:aws:lambda:us-east-1:123456789012:function:test-function".to_owned(),

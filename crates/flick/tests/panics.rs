@@ -1,0 +1,30 @@
+//! A panicking handler fails only its own invocation: the Runtime API gets a
+//! `Panic` error with the panic message, and the sandbox keeps serving.
+//! (Tests build with `panic = "unwind"`; under `panic = "abort"` the hook
+//! reports the error, then the process ends.)
+
+mod support;
+
+use support::{example, Function, RuntimeApiServer};
+
+#[test]
+fn a_panic_is_that_invocations_error_and_the_sandbox_keeps_serving() {
+    let server = RuntimeApiServer::start();
+    let mut function = Function::start(
+        example("example-error-kinds", "example-error-kinds"),
+        &server,
+    );
+    for _ in 0..3 {
+        let error = server.invoke(br#"{"fail":"panic"}"#).error().clone();
+        assert_eq!(error.body["errorType"], "Panic");
+        let message = error.body["errorMessage"].as_str().unwrap();
+        assert!(message.contains("the handler hit a bug"), "{message}");
+        assert_eq!(server.invoke(b"{}").json(), "ok");
+    }
+    assert!(function.is_running());
+    let logged = function
+        .lines()
+        .iter()
+        .any(|l| l.contains("the handler hit a bug"));
+    assert!(logged, "{:?}", function.lines());
+}
