@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::json_text::{push_json_display, push_json_string};
+
 /// A boxed error with the bounds every conversion in this crate needs.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -105,20 +107,21 @@ impl Error {
     /// `errorMessage` is the display chain joined by `": "`, `stackTrace` lists
     /// the chain one entry per error, `errorKind` is Flick's addition so a host
     /// can tell a client error (not worth retrying) from the others.
-    pub(crate) fn write_report(&self, out: &mut Vec<u8>) {
-        use serde::ser::{SerializeMap, Serializer};
-        let message = self.to_string();
-        let trace: Vec<String> = self.chain().map(|e| e.to_string()).collect();
-        let mut ser = serde_json::Serializer::new(&mut *out);
-        // Serializing strings into a Vec cannot fail.
-        let _ = (|| -> serde_json::Result<()> {
-            let mut map = ser.serialize_map(Some(4))?;
-            map.serialize_entry("errorMessage", &message)?;
-            map.serialize_entry("errorType", self.error_type())?;
-            map.serialize_entry("errorKind", self.kind.as_str())?;
-            map.serialize_entry("stackTrace", &trace)?;
-            map.end()
-        })();
+    pub(crate) fn write_report(&self, out: &mut String) {
+        out.push_str("{\"errorMessage\":");
+        push_json_display(out, self);
+        out.push_str(",\"errorType\":");
+        push_json_string(out, self.error_type());
+        out.push_str(",\"errorKind\":");
+        push_json_string(out, self.kind.as_str());
+        out.push_str(",\"stackTrace\":[");
+        for (i, e) in self.chain().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_display(out, &e);
+        }
+        out.push_str("]}");
     }
 }
 
@@ -171,9 +174,9 @@ mod tests {
     }
 
     fn report(e: &Error) -> serde_json::Value {
-        let mut out = Vec::new();
+        let mut out = String::new();
         e.write_report(&mut out);
-        serde_json::from_slice(&out).unwrap()
+        serde_json::from_str(&out).unwrap()
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod handler;
 mod http_client;
 mod init;
 mod invocation_loop;
+mod json_text;
 mod logging;
 mod panic;
 mod runtime_api;

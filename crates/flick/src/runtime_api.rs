@@ -50,8 +50,10 @@ impl From<io::Error> for ApiError {
 
 pub(crate) struct RuntimeApi {
     http: HttpClient,
-    /// Error bodies and the (ignored) bodies of `202` answers.
+    /// The (ignored) bodies of `202` answers.
     scratch: Vec<u8>,
+    /// Error bodies.
+    report: String,
 }
 
 impl RuntimeApi {
@@ -60,6 +62,7 @@ impl RuntimeApi {
         Self {
             http: HttpClient::new(addr),
             scratch: Vec::with_capacity(256),
+            report: String::new(),
         }
     }
 
@@ -104,26 +107,22 @@ impl RuntimeApi {
 
     /// Answers invocation `request_id` with `error`.
     pub(crate) fn report_error(&mut self, request_id: &str, error: &Error) -> Result<(), ApiError> {
-        let mut body = std::mem::take(&mut self.scratch);
+        let mut body = std::mem::take(&mut self.report);
         body.clear();
         error.write_report(&mut body);
         let headers = [(ERROR_TYPE_HEADER, error.error_type())];
-        let result = self.post(
-            "error",
-            &[INVOCATION, request_id, "/error"],
-            &headers,
-            &body,
-        );
-        self.scratch = body;
+        let path = [INVOCATION, request_id, "/error"];
+        let result = self.post("error", &path, &headers, body.as_bytes());
+        self.report = body;
         result
     }
 
     /// Tells the host that init failed and this sandbox cannot serve.
     pub(crate) fn report_init_error(&mut self, error: &Error) -> Result<(), ApiError> {
-        let mut body = Vec::new();
+        let mut body = String::new();
         error.write_report(&mut body);
         let headers = [(ERROR_TYPE_HEADER, error.error_type())];
-        self.post("init/error", &[INIT_ERROR], &headers, &body)
+        self.post("init/error", &[INIT_ERROR], &headers, body.as_bytes())
     }
 
     fn post(

@@ -8,7 +8,7 @@
 //! escaping only; deciding which events to log is the subscriber's job.
 
 use std::cell::RefCell;
-use std::fmt::{self, Display, Write};
+use std::fmt::{Display, Write};
 use std::io::Write as _;
 
 use tracing::Level;
@@ -16,6 +16,7 @@ use tracing::Level;
 use super::timestamp;
 use super::LogFormat;
 use crate::current;
+use crate::json_text::{push_json_display, push_json_string};
 
 pub(crate) struct Line<'a> {
     out: &'a mut String,
@@ -141,36 +142,6 @@ fn level_name(level: Level) -> &'static str {
         Level::INFO => "INFO",
         Level::WARN => "WARN",
         Level::ERROR => "ERROR",
-    }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    push_json_display(out, &s);
-}
-
-fn push_json_display(out: &mut String, value: &dyn Display) {
-    out.push('"');
-    let _ = write!(JsonEscaped(out), "{value}");
-    out.push('"');
-}
-
-/// Escapes what it is given as the inside of a JSON string.
-struct JsonEscaped<'a>(&'a mut String);
-
-impl fmt::Write for JsonEscaped<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                '\n' => self.0.push_str("\\n"),
-                '\r' => self.0.push_str("\\r"),
-                '\t' => self.0.push_str("\\t"),
-                c if (c as u32) < 0x20 => write!(self.0, "\\u{:04x}", c as u32)?,
-                c => self.0.push(c),
-            }
-        }
-        Ok(())
     }
 }
 
