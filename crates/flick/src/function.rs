@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::codec::{Event, Output};
 use crate::context::Context;
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::executor::Executor;
 use crate::handler::{AsyncHandler, BlockingHandler, Invoke};
@@ -133,8 +134,8 @@ impl<S: Sync + 'static> Function<S> {
         let mut trace = StartupTrace::begin();
         let env = RuntimeEnv::from_process();
         logging::install(env.log);
-        panic::install(env.api.as_deref());
-        let Some(api) = env.api.as_deref() else {
+        panic::install(env.api.as_ref());
+        let Some(api) = env.api.as_ref() else {
             // Nowhere to send an init error: say it where a person will look.
             exit_with(&format!(
                 "cannot start: {}; this program is meant to be run by AWS Lambda or `flick serve`",
@@ -180,7 +181,7 @@ impl<S: Sync + 'static> Function<S> {
         // The state, handler and function facts live as long as the process:
         // leaking them lets every loop thread borrow them for `'static`.
         let serving: &'static Loop<'static, S, _> = Box::leak(Box::new(Loop {
-            api: Box::leak(api.into()),
+            api: Box::leak(Box::new(api.clone())),
             state: Box::leak(Box::new(state)),
             handler: Box::leak(Box::new(handler)),
             function: Box::leak(Box::new(Arc::new(env.function))),
@@ -202,7 +203,7 @@ impl<S: Sync + 'static> Function<S> {
 
 /// Starts a thread or fails init. Errors become text here: boxing an
 /// `io::Error` would link its `Debug` impl into every binary.
-fn spawn_or_fail(api: &str, task: impl FnOnce() + Send + 'static) {
+fn spawn_or_fail(api: &Endpoint, task: impl FnOnce() + Send + 'static) {
     if let Err(e) = threads::spawn(task) {
         let message = format!("cannot start a thread: {e}");
         fail_init(api, Error::fatal(message).with_type("Runtime.ThreadStart"));
@@ -210,7 +211,7 @@ fn spawn_or_fail(api: &str, task: impl FnOnce() + Send + 'static) {
 }
 
 /// Reports an init failure and ends the process.
-fn fail_init(api: &str, error: Error) -> ! {
+fn fail_init(api: &Endpoint, error: Error) -> ! {
     logging::write(
         tracing::Level::ERROR,
         &"init failed",

@@ -15,6 +15,7 @@ use tracing::Level;
 
 use crate::codec::Buffers;
 use crate::context::{Context, FunctionInfo, Invocation};
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Kind};
 use crate::executor::Executor;
 use crate::handler::Invoke;
@@ -26,7 +27,7 @@ static COLD: AtomicBool = AtomicBool::new(true);
 
 /// What one loop thread needs to know.
 pub(crate) struct Loop<'a, S, H> {
-    pub(crate) api: &'a str,
+    pub(crate) api: &'a Endpoint,
     pub(crate) state: &'a S,
     pub(crate) handler: &'a H,
     pub(crate) function: &'a Arc<FunctionInfo>,

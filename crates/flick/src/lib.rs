@@ -83,6 +83,7 @@ mod codec;
 pub mod config;
 mod context;
 mod current;
+mod endpoint;
 mod error;
 mod executor;
 mod function;

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::runtime_api::RuntimeApi;
 use crate::{current, logging};
@@ -20,12 +21,12 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-static RUNTIME_API: OnceLock<String> = OnceLock::new();
+static RUNTIME_API: OnceLock<Endpoint> = OnceLock::new();
 
 /// Installs the hook; `api` is where an aborting process reports its panic.
-pub(crate) fn install(api: Option<&str>) {
+pub(crate) fn install(api: Option<&Endpoint>) {
     if let Some(api) = api {
-        let _ = RUNTIME_API.set(api.to_owned());
+        let _ = RUNTIME_API.set(api.clone());
     }
     panic::set_hook(Box::new(|info| {
         let payload = info.payload();

@@ -9,6 +9,7 @@ use std::fmt;
 use std::io;
 
 use crate::context::Invocation;
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::http_client::{HttpClient, Request};
 
@@ -57,10 +58,10 @@ pub(crate) struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// A client for the Runtime API at `addr` (`host:port`).
-    pub(crate) fn new(addr: &str) -> Self {
+    /// A client for the Runtime API at `endpoint`.
+    pub(crate) fn new(endpoint: &Endpoint) -> Self {
         Self {
-            http: HttpClient::new(addr),
+            http: HttpClient::new(endpoint),
             scratch: Vec::with_capacity(256),
             report: String::new(),
         }

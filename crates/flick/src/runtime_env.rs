@@ -5,13 +5,14 @@
 //! `/init/error`. The function's own variables are `config`'s business.
 
 use crate::context::FunctionInfo;
+use crate::endpoint::Endpoint;
 use crate::logging::{LogFormat, LogSettings};
 
 /// What the runtime learned from its environment, and what was wrong with it.
 #[derive(Debug)]
 pub(crate) struct RuntimeEnv {
     /// `AWS_LAMBDA_RUNTIME_API`; without it nothing can be reported.
-    pub(crate) api: Option<String>,
+    pub(crate) api: Option<Endpoint>,
     pub(crate) function: FunctionInfo,
     pub(crate) log: LogSettings,
     /// `AWS_LAMBDA_MAX_CONCURRENCY`: how many invocations run at once.
@@ -77,6 +78,11 @@ impl RuntimeEnv {
             }),
         };
 
+        let api = api.and_then(|value| {
+            Endpoint::parse(&value)
+                .map_err(|problem| problems.push(problem))
+                .ok()
+        });
         Self {
             api,
             function: FunctionInfo {

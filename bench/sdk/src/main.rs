@@ -1,0 +1,274 @@
+//! The SDK benchmark: stripped binary size, time from exec to the first
+//! `/next`, RSS after 1,000 invocations and warm round trip, for Flick's echo
+//! and the official `lambda_runtime` echo, side by side in one run.
+//!
+//! Both functions talk to the same Runtime API server (the SDK's test server,
+//! shared by path so there is one copy), on loopback, with the same
+//! environment. Startups alternate between the two so that drift in machine
+//! load hits both alike.
+//!
+//! Usage: flick-sdk-bench FLICK_BINARY OFFICIAL_BINARY RESULTS_FILE
+
+#[path = "../../../crates/flick/tests/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use support::{Function, Outcome, RuntimeApiServer};
+
+const STARTS: usize = 60;
+const WARMUP: usize = 100;
+const INVOCATIONS: usize = 1000;
+const EVENT: &[u8] =
+    br#"{"order":"o-123","items":[{"sku":"a","qty":1},{"sku":"b","qty":2}],"note":"benchmark"}"#;
+
+struct Subject {
+    binary: PathBuf,
+}
+
+#[derive(Default)]
+struct Measured {
+    size: u64,
+    first_next: Vec<Duration>,
+    round_trip: Vec<Duration>,
+    rss_kb: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [flick, official, results] = args.as_slice() else {
+        eprintln!("usage: flick-sdk-bench FLICK_BINARY OFFICIAL_BINARY RESULTS_FILE");
+        std::process::exit(2);
+    };
+    let subjects = [
+        Subject {
+            binary: flick.into(),
+        },
+        Subject {
+            binary: official.into(),
+        },
+    ];
+    let mut measured: Vec<Measured> = subjects
+        .iter()
+        .map(|s| Measured {
+            size: std::fs::metadata(&s.binary)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.binary.display()))
+                .len(),
+            ..Measured::default()
+        })
+        .collect();
+
+    for _ in 0..STARTS {
+        for (subject, m) in subjects.iter().zip(&mut measured) {
+            m.first_next.push(time_to_first_next(&subject.binary));
+        }
+    }
+    for (subject, m) in subjects.iter().zip(&mut measured) {
+        let (round_trips, rss_kb) = warm_invocations(&subject.binary);
+        m.round_trip = round_trips;
+        m.rss_kb = rss_kb;
+    }
+
+    let trace = flick_startup_trace(&subjects[0].binary);
+    let mut report = render(&subjects, &mut measured);
+    let _ = writeln!(
+        report,
+        "\nFlick's own startup trace from one cold start of the same binary (JSON logs), \
+         milliseconds; `process_start_to_main` is CPU time before the SDK started:\n\n```\n{trace}\n```"
+    );
+    print!("{report}");
+    std::fs::write(results, report).expect("write results");
+}
+
+/// Starts the function and returns the time from just before exec to the
+/// arrival of its first `/next` request.
+fn time_to_first_next(binary: &Path) -> Duration {
+    let server = RuntimeApiServer::start();
+    let function = Function::start(binary.to_owned(), &server);
+    let arrivals = server
+        .wait_next_requests(1, Duration::from_secs(10))
+        .expect("the function calls /next");
+    arrivals[0] - function.started
+}
+
+/// Flick's startup trace line from one cold start.
+fn flick_startup_trace(binary: &Path) -> String {
+    let server = RuntimeApiServer::start();
+    let function = Function::builder(binary.to_owned(), &server)
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .spawn();
+    expect_echo(server.invoke(EVENT));
+    support::eventually(Duration::from_secs(5), || {
+        function
+            .lines()
+            .into_iter()
+            .find(|l| l.contains("startup trace"))
+    })
+    .unwrap_or_else(|| "(no startup trace line)".into())
+}
+
+/// Warms the function up, times `INVOCATIONS` round trips, then reads its
+/// resident set size.
+fn warm_invocations(binary: &Path) -> (Vec<Duration>, u64) {
+    let server = RuntimeApiServer::start();
+    let function = Function::start(binary.to_owned(), &server);
+    for _ in 0..WARMUP {
+        expect_echo(server.invoke(EVENT));
+    }
+    let round_trips = (0..INVOCATIONS)
+        .map(|_| {
+            let started = Instant::now();
+            expect_echo(server.invoke(EVENT));
+            started.elapsed()
+        })
+        .collect();
+    (round_trips, rss_kb(function.pid()))
+}
+
+fn expect_echo(outcome: Outcome) {
+    let expected: serde_json::Value = serde_json::from_slice(EVENT).unwrap();
+    assert_eq!(outcome.json(), expected);
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
+}
+
+fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
+    let [flick, official] = measured else {
+        unreachable!("two subjects")
+    };
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let first_next = (
+        median(&mut flick.first_next),
+        median(&mut official.first_next),
+    );
+    let round_trip = (
+        median(&mut flick.round_trip),
+        median(&mut official.round_trip),
+    );
+    let p99 = (
+        percentile(&mut flick.round_trip, 0.99),
+        percentile(&mut official.round_trip, 0.99),
+    );
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# SDK benchmark: Flick vs the official `lambda_runtime`\n"
+    );
+    let _ = writeln!(
+        out,
+        "One run of `bench/sdk/run.sh` on {} ({} cores), {}. Both functions echo the same \
+         JSON event, are built with the workspace's `lambda` profile (opt-level z, LTO, one \
+         codegen unit, panic=abort, strip) and talk to the same Runtime API server on \
+         loopback (`crates/flick/tests/support/runtime_api.rs`).\n",
+        machine(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        rustc_version(),
+    );
+    let _ = writeln!(
+        out,
+        "- flick: `{}` (`examples/echo`)",
+        subjects[0].binary.display()
+    );
+    let _ = writeln!(
+        out,
+        "- official: `{}` (`conformance/functions/rust-official`, whose echo is the default \
+         action of a conformance fixture)\n",
+        subjects[1].binary.display()
+    );
+    let _ = writeln!(
+        out,
+        "| metric | flick | official | flick / official | target | |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---|");
+    let _ = writeln!(
+        out,
+        "| stripped binary size | {} B ({:.0} KB) | {} B ({:.0} KB) | {:.3} | ≤ 0.5 | {} |",
+        flick.size,
+        flick.size as f64 / 1024.0,
+        official.size,
+        official.size as f64 / 1024.0,
+        flick.size as f64 / official.size as f64,
+        verdict(flick.size * 2 <= official.size),
+    );
+    let _ = writeln!(
+        out,
+        "| exec → first `/next` (median of {STARTS}) | {:.0} µs | {:.0} µs | {:.3} | ≤ 1 ms and ≤ official | {} |",
+        us(first_next.0),
+        us(first_next.1),
+        us(first_next.0) / us(first_next.1),
+        verdict(first_next.0 <= Duration::from_millis(1) && first_next.0 <= first_next.1),
+    );
+    let _ = writeln!(
+        out,
+        "| RSS after {} invocations | {} KB | {} KB | {:.3} | ≤ 4 MB | {} |",
+        WARMUP + INVOCATIONS,
+        flick.rss_kb,
+        official.rss_kb,
+        flick.rss_kb as f64 / official.rss_kb as f64,
+        verdict(flick.rss_kb <= 4096),
+    );
+    let _ = writeln!(
+        out,
+        "| warm round trip (median of {INVOCATIONS}) | {:.1} µs | {:.1} µs | {:.3} | ≤ official | {} |",
+        us(round_trip.0),
+        us(round_trip.1),
+        us(round_trip.0) / us(round_trip.1),
+        verdict(round_trip.0 <= round_trip.1),
+    );
+    let _ = writeln!(
+        out,
+        "| warm round trip, p99 | {:.1} µs | {:.1} µs | {:.3} | | |",
+        us(p99.0),
+        us(p99.1),
+        us(p99.0) / us(p99.1),
+    );
+    let _ = writeln!(
+        out,
+        "\nExec → first `/next` is measured by the server: from just before the benchmark spawns \
+         the process to the arrival of its first `/next` request, so it includes fork/exec, \
+         dynamic loading, runtime init and connecting. The round trip is from queueing an event \
+         to receiving its `/response`, through the server's `/next` long poll."
+    );
+    out
+}
+
+fn machine() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "an unknown CPU".into())
+}
+
+fn rustc_version() -> String {
+    std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "rustc (unknown version)".into(), |v| v.trim().to_owned())
+}
