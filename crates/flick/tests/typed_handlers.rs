@@ -82,3 +82,14 @@ fn the_context_carries_every_invocation_and_function_fact() {
     assert_eq!(second["cold_start"], false);
     assert_eq!(second["client_context"], serde_json::Value::Null);
 }
+
+#[test]
+fn with_the_tokio_feature_handlers_can_use_tokio_timers() {
+    let server = RuntimeApiServer::start();
+    let _function = Function::start(
+        example("example-tokio-handler", "example-tokio-handler"),
+        &server,
+    );
+    let waited = server.invoke(br#"{"ms":40}"#).json().as_u64().unwrap();
+    assert!((40..1000).contains(&waited), "{waited}");
+}
