@@ -1,0 +1,91 @@
+//! The `flick` command: `serve` runs the host on a manifest, `invoke` calls a
+//! running host. Owns argument parsing, exit codes and printing; the work is
+//! in `flick-host` and in [`invoke`].
+
+mod invoke;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use flick_host::{ServeError, ServeOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "flick",
+    version,
+    about = "Run AWS Lambda functions locally, with Lambda's semantics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the functions of a manifest: the Lambda Invoke API on `server.listen`.
+    Serve {
+        /// The manifest.
+        #[arg(long, default_value = "flick.toml")]
+        config: PathBuf,
+        /// Address to listen on, instead of the manifest's `server.listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Seconds that invocations under way may run on after SIGTERM or Ctrl-C.
+        #[arg(long, default_value_t = 10)]
+        grace: u64,
+        /// Do not run the manifest's build commands.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Invoke a function on a running host and print its result.
+    Invoke(invoke::InvokeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLICK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flick: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            grace,
+            no_build,
+        } => {
+            let options = ServeOptions {
+                config,
+                listen,
+                grace: Duration::from_secs(grace),
+                skip_build: no_build,
+            };
+            match runtime.block_on(flick_host::serve(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e @ ServeError::Manifest(_)) => {
+                    eprintln!("flick: {e}");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("flick: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Invoke(args) => runtime.block_on(invoke::run(args)),
+    }
+}

@@ -1,0 +1,23 @@
+//! The Flick host: runs AWS Lambda functions as local processes with
+//! Lambda's semantics and serves the Lambda Invoke API.
+//!
+//! One invocation reads straight through the modules: [`invoke_api`] takes
+//! the request, [`scheduler`] picks a warm [`sandbox`] or starts one, the
+//! sandbox's [`runtime_api`] hands the event to the waiting `/next`, the
+//! function answers, the scheduler frees the sandbox and the reply goes back.
+//! [`logs`] carries function output and the START/END/REPORT lines;
+//! [`manifest`] is the configuration. [`serve`] puts it all together.
+
+pub mod build_step;
+mod clock;
+pub mod function;
+pub mod invoke_api;
+pub mod logs;
+pub mod manifest;
+pub mod outcome;
+pub mod runtime_api;
+pub mod sandbox;
+pub mod scheduler;
+mod server;
+
+pub use server::{serve, ServeError, ServeOptions};

@@ -1,0 +1,421 @@
+//! The `flick.toml` manifest: what the host serves and how.
+//!
+//! This module owns parsing and validation only: it turns the file into
+//! [`Manifest`] (with every path made absolute against the manifest's folder)
+//! or into a [`ManifestError`] that names the offending key and its line. It
+//! does not start anything; the scheduler reads the result.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Lambda's own bounds, so that a function that runs here also deploys.
+const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
+const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
+
+/// A manifest that parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub server: ServerConfig,
+    pub functions: BTreeMap<String, FunctionConfig>,
+    /// The folder the manifest lives in; relative paths were resolved against it.
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub region: String,
+}
+
+/// One function as the host runs it.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub name: String,
+    /// The runtime process: program and arguments. The program is resolved
+    /// against the manifest folder when it contains a `/`, else looked up in PATH.
+    pub command: Vec<String>,
+    pub workdir: PathBuf,
+    pub handler: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub memory_mb: u64,
+    pub timeout_s: u64,
+    pub max_concurrency: usize,
+    pub provisioned: usize,
+    pub idle_s: u64,
+    pub build: Option<String>,
+    pub per_sandbox_concurrency: usize,
+}
+
+/// Why a manifest was refused. The message names the key and, when known, its line.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid manifest {path}{}: {message}", line_suffix(*line))]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    functions: BTreeMap<Spanned<String>, RawFunction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default = "default_listen")]
+    listen: Spanned<String>,
+    #[serde(default = "default_state_dir")]
+    state_dir: String,
+    #[serde(default = "default_region")]
+    region: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            state_dir: default_state_dir(),
+            region: default_region(),
+        }
+    }
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:9000".to_string())
+}
+fn default_state_dir() -> String {
+    ".flick".to_string()
+}
+fn default_region() -> String {
+    "us-east-1".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    command: Spanned<Vec<String>>,
+    #[serde(default)]
+    workdir: Option<String>,
+    #[serde(default)]
+    handler: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default = "default_memory")]
+    memory_mb: Spanned<u64>,
+    #[serde(default = "default_timeout")]
+    timeout_s: Spanned<u64>,
+    #[serde(default = "default_max_concurrency")]
+    max_concurrency: Spanned<usize>,
+    #[serde(default = "default_provisioned")]
+    provisioned: Spanned<usize>,
+    #[serde(default = "default_idle")]
+    idle_s: Spanned<u64>,
+    #[serde(default)]
+    build: Option<String>,
+    #[serde(default = "default_per_sandbox")]
+    per_sandbox_concurrency: Spanned<usize>,
+}
+
+fn default_memory() -> Spanned<u64> {
+    Spanned::new(0..0, 128)
+}
+fn default_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 3)
+}
+fn default_max_concurrency() -> Spanned<usize> {
+    Spanned::new(0..0, 10)
+}
+fn default_provisioned() -> Spanned<usize> {
+    Spanned::new(0..0, 0)
+}
+fn default_idle() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
+fn default_per_sandbox() -> Spanned<usize> {
+    Spanned::new(0..0, 1)
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let root = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Manifest::parse(&text, path, &root)
+    }
+
+    /// Parses manifest text; `path` is only used in messages, `root` resolves relative paths.
+    pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Manifest, ManifestError> {
+        let invalid = |span: Option<Range<usize>>, message: String| ManifestError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map(|s| line_of(text, s.start)),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            // toml's own message repeats the source snippet; the first line of
+            // its message proper is what a reader needs.
+            invalid(e.span(), e.message().trim().to_string())
+        })?;
+        let check = Checker {
+            text,
+            invalid: &invalid,
+        };
+
+        let listen = raw.server.listen.get_ref().parse().map_err(|_| {
+            invalid(
+                Some(raw.server.listen.span()),
+                format!(
+                    "server.listen: `{}` is not an address like 127.0.0.1:9000",
+                    raw.server.listen.get_ref()
+                ),
+            )
+        })?;
+        let server = ServerConfig {
+            listen,
+            state_dir: tidy(root.join(&raw.server.state_dir)),
+            region: raw.server.region,
+        };
+
+        let mut functions = BTreeMap::new();
+        for (name, f) in raw.functions {
+            let key = |field: &str| format!("functions.{}.{field}", name.get_ref());
+            if !valid_function_name(name.get_ref()) {
+                return Err(invalid(
+                    Some(name.span()),
+                    format!(
+                        "functions.{}: a function name is 1 to 64 letters, digits, '-' or '_'",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            if f.command.get_ref().is_empty() || f.command.get_ref()[0].is_empty() {
+                return Err(invalid(
+                    Some(f.command.span()),
+                    format!("{}: must name the program to run", key("command")),
+                ));
+            }
+            check.range(&key("timeout_s"), &f.timeout_s, TIMEOUT_RANGE_S)?;
+            check.range(&key("memory_mb"), &f.memory_mb, MEMORY_RANGE_MB)?;
+            check.at_least(&key("max_concurrency"), &f.max_concurrency, 1)?;
+            check.at_least(&key("idle_s"), &f.idle_s, 1)?;
+            check.at_least(
+                &key("per_sandbox_concurrency"),
+                &f.per_sandbox_concurrency,
+                1,
+            )?;
+            if f.provisioned.get_ref() > f.max_concurrency.get_ref() {
+                return Err(invalid(
+                    Some(f.provisioned.span()),
+                    format!(
+                        "{}: {} is more than max_concurrency ({})",
+                        key("provisioned"),
+                        f.provisioned.get_ref(),
+                        f.max_concurrency.get_ref()
+                    ),
+                ));
+            }
+            let name = name.into_inner();
+            let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
+            functions.insert(
+                name.clone(),
+                FunctionConfig {
+                    command: resolve_command(f.command.into_inner(), root),
+                    name,
+                    workdir,
+                    handler: f.handler,
+                    env: f.env,
+                    memory_mb: f.memory_mb.into_inner(),
+                    timeout_s: f.timeout_s.into_inner(),
+                    max_concurrency: f.max_concurrency.into_inner(),
+                    provisioned: f.provisioned.into_inner(),
+                    idle_s: f.idle_s.into_inner(),
+                    build: f.build,
+                    per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
+                },
+            );
+        }
+        Ok(Manifest {
+            server,
+            functions,
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+/// Range checks that report the key and the line of the offending value.
+struct Checker<'a, F> {
+    text: &'a str,
+    invalid: &'a F,
+}
+
+impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
+    fn range<T>(&self, key: &str, value: &Spanned<T>, (lo, hi): (T, T)) -> Result<(), ManifestError>
+    where
+        T: PartialOrd + std::fmt::Display + Copy,
+    {
+        let v = *value.get_ref();
+        if v < lo || v > hi {
+            return Err((self.invalid)(
+                self.span(value),
+                format!("{key}: {v} is out of range, expected {lo} to {hi}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn at_least<T>(&self, key: &str, value: &Spanned<T>, lo: T) -> Result<(), ManifestError>
+    where
+        T: PartialOrd + std::fmt::Display + Copy,
+    {
+        let v = *value.get_ref();
+        if v < lo {
+            return Err((self.invalid)(
+                self.span(value),
+                format!("{key}: {v} is too small, expected at least {lo}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Defaults carry an empty span at 0; they never fail checks, but keep the
+    /// line out of messages if one ever did.
+    fn span<T>(&self, value: &Spanned<T>) -> Option<Range<usize>> {
+        let span = value.span();
+        (span.end > 0 && span.end <= self.text.len()).then_some(span)
+    }
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Drops the `.` components that joining `./x` leaves, so paths read cleanly
+/// in environment variables and messages.
+fn tidy(path: PathBuf) -> PathBuf {
+    path.components().collect()
+}
+
+fn resolve_command(mut command: Vec<String>, root: &Path) -> Vec<String> {
+    if command[0].contains('/') {
+        command[0] = tidy(root.join(&command[0])).to_string_lossy().into_owned();
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, Path::new("flick.toml"), Path::new("/srv/app"))
+    }
+
+    #[test]
+    fn defaults_and_paths() {
+        let m = parse(
+            "[functions.echo]\ncommand = [\"target/release/echo\", \"-v\"]\nworkdir = \"fn\"\n",
+        )
+        .unwrap();
+        let f = &m.functions["echo"];
+        assert_eq!(f.command, ["/srv/app/target/release/echo", "-v"]);
+        assert_eq!(f.workdir, Path::new("/srv/app/fn"));
+        assert_eq!((f.memory_mb, f.timeout_s, f.max_concurrency), (128, 3, 10));
+        assert_eq!(m.server.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(m.server.state_dir, Path::new("/srv/app/.flick"));
+    }
+
+    #[test]
+    fn bare_program_is_left_to_path_lookup() {
+        let m = parse("[functions.py]\ncommand = [\"python3\", \"-m\", \"x\"]\n").unwrap();
+        assert_eq!(m.functions["py"].command[0], "python3");
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = error_of("[functions.echo]\ncommand = [\"x\"]\ntimeout = 3\n");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("unknown field `timeout`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = error_of("[functions.echo]\ncommand = [\"x\"]\nmemory_mb = \"big\"\n");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn missing_command() {
+        let e = error_of("[server]\nregion = \"eu-west-1\"\n[functions.echo]\nmemory_mb = 256\n");
+        assert!(e.contains("missing field `command`"), "{e}");
+        assert!(e.contains("line 3") || e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn zero_timeout_names_key_and_line() {
+        let e = error_of("[functions.echo]\ncommand = [\"x\"]\n\ntimeout_s = 0\n");
+        assert!(e.contains("functions.echo.timeout_s"), "{e}");
+        assert!(e.contains("line 4"), "{e}");
+    }
+
+    #[test]
+    fn empty_command_and_bad_listen() {
+        assert!(error_of("[functions.a]\ncommand = []\n").contains("functions.a.command"));
+        assert!(error_of("[server]\nlisten = \"nowhere\"\n").contains("server.listen"));
+    }
+
+    #[test]
+    fn provisioned_beyond_concurrency() {
+        let e =
+            error_of("[functions.a]\ncommand = [\"x\"]\nmax_concurrency = 1\nprovisioned = 2\n");
+        assert!(
+            e.contains("functions.a.provisioned") && e.contains("line 4"),
+            "{e}"
+        );
+    }
+}

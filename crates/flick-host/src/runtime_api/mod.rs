@@ -1,0 +1,231 @@
+//! The Lambda Runtime API (2018-06-01) that one sandbox talks to.
+//!
+//! Every sandbox gets its own listener on loopback, so a process can only
+//! ever see its own events. This module owns the HTTP face: the routes, the
+//! `/next` headers, the size limits and the answers to wrong requests. The
+//! state behind it is the sandbox's [`Mailbox`].
+
+pub mod mailbox;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use serde_json::json;
+
+use crate::outcome::{Failure, Outcome};
+use mailbox::AnswerError;
+pub use mailbox::{Dispatch, Mailbox, Status};
+
+/// Largest buffered response a runtime may post.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// Largest streamed response (Lambda's streaming limit).
+const MAX_STREAMED_BYTES: usize = 20 * 1024 * 1024;
+
+const MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+
+/// Binds a loopback listener and serves the Runtime API for `mailbox` until the task is aborted.
+pub async fn serve(
+    mailbox: Arc<Mailbox>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .fallback(not_found)
+        // Limits are applied per route below, with Lambda's own numbers.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(mailbox);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, task))
+}
+
+async fn next(State(mb): State<Arc<Mailbox>>) -> Response {
+    let Some(d) = mb.next().await else {
+        // The sandbox is being torn down; the process is about to be stopped.
+        return runtime_error(
+            StatusCode::GONE,
+            "Runtime.Shutdown",
+            "the sandbox is shutting down",
+        );
+    };
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    put("lambda-runtime-aws-request-id", &d.request_id);
+    put("lambda-runtime-deadline-ms", &d.deadline_ms.to_string());
+    put("lambda-runtime-invoked-function-arn", &d.function_arn);
+    put("lambda-runtime-trace-id", &d.trace_id);
+    if let Some(cc) = &d.client_context {
+        put("lambda-runtime-client-context", cc);
+    }
+    if let Some(ci) = &d.cognito_identity {
+        put("lambda-runtime-cognito-identity", ci);
+    }
+    put("content-type", "application/json");
+    (StatusCode::OK, headers, d.payload).into_response()
+}
+
+async fn response(
+    State(mb): State<Arc<Mailbox>>,
+    Path(id): Path<String>,
+    req: Request<Body>,
+) -> Response {
+    let streaming = req
+        .headers()
+        .get(MODE_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let limit = if streaming {
+        MAX_STREAMED_BYTES
+    } else {
+        MAX_RESPONSE_BYTES
+    };
+    let declared = content_length(req.headers());
+    let collected = match Limited::new(req.into_body(), limit).collect().await {
+        Ok(c) => c,
+        Err(_) => {
+            let size = declared.unwrap_or(limit + 1);
+            let failure = Failure::ResponseTooLarge { size, limit };
+            let _ = mb.answer(&id, Outcome::Failure(failure));
+            return runtime_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("response of {size} bytes is over the {limit} byte limit"),
+            );
+        }
+    };
+    // A streamed response that failed midway says so in its trailers.
+    let outcome = match collected.trailers().and_then(trailer_error) {
+        Some(err) => Outcome::FunctionError(err),
+        None => Outcome::Response(collected.to_bytes()),
+    };
+    answer(&mb, &id, outcome)
+}
+
+async fn error(
+    State(mb): State<Arc<Mailbox>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match read_small(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let body = if body.is_empty() {
+        let kind = header_str(&headers, ERROR_TYPE_TRAILER).unwrap_or("Unhandled");
+        Bytes::from(json!({"errorType": kind, "errorMessage": ""}).to_string())
+    } else {
+        body
+    };
+    answer(&mb, &id, Outcome::FunctionError(body))
+}
+
+async fn init_error(State(mb): State<Arc<Mailbox>>, body: Body) -> Response {
+    let body = match read_small(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    if mb.status() != Status::Initializing {
+        return runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "init/error is only accepted before the first /next",
+        );
+    }
+    mb.fail_all(Failure::InitError { body });
+    accepted()
+}
+
+async fn not_found() -> Response {
+    runtime_error(
+        StatusCode::NOT_FOUND,
+        "InvalidRequest",
+        "not a Runtime API (2018-06-01) path",
+    )
+}
+
+fn answer(mb: &Mailbox, id: &str, outcome: Outcome) -> Response {
+    match mb.answer(id, outcome) {
+        Ok(()) => accepted(),
+        Err(AnswerError::Unknown) => runtime_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            &format!("no invocation with request id {id} is waiting for an answer"),
+        ),
+        Err(AnswerError::AlreadyAnswered) => runtime_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            &format!("invocation {id} was already answered or timed out"),
+        ),
+    }
+}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
+
+fn runtime_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"errorType": kind, "errorMessage": message})),
+    )
+        .into_response()
+}
+
+/// Error bodies and init errors are small; the same 6 MB cap keeps a
+/// misbehaving runtime from making the host buffer without end.
+async fn read_small(body: Body) -> Result<Bytes, Response> {
+    Limited::new(body, MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|_| {
+            runtime_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "error body is over the 6 MB limit",
+            )
+        })
+}
+
+fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
+    let kind = header_str(trailers, ERROR_TYPE_TRAILER)?;
+    let body = header_str(trailers, ERROR_BODY_TRAILER)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(Bytes::from);
+    Some(
+        body.unwrap_or_else(|| {
+            Bytes::from(json!({"errorType": kind, "errorMessage": ""}).to_string())
+        }),
+    )
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    header_str(headers, "content-length").and_then(|v| v.parse().ok())
+}

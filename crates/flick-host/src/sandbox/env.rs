@@ -1,0 +1,114 @@
+//! The environment a runtime process starts with.
+//!
+//! Exactly the variables of Lambda's contract plus the function's own, and
+//! nothing inherited from the host except `PATH` (so that `python3` or `node`
+//! resolve as they do in the user's shell). Owns the list; does not spawn.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::function::Function;
+
+/// How a sandbox came to be, as `AWS_LAMBDA_INITIALIZATION_TYPE` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitType {
+    OnDemand,
+    Provisioned,
+}
+
+impl InitType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitType::OnDemand => "on-demand",
+            InitType::Provisioned => "provisioned-concurrency",
+        }
+    }
+}
+
+/// Lambda's own default PATH, used when the host has none.
+const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
+pub fn lambda_env(
+    function: &Function,
+    runtime_api: SocketAddr,
+    log_stream: &str,
+    init_type: InitType,
+) -> BTreeMap<String, String> {
+    let c = &function.config;
+    let workdir = c.workdir.to_string_lossy().into_owned();
+    let mut env: BTreeMap<String, String> = [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", c.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", function.log_group()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream.to_string()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE",
+            init_type.as_str().to_string(),
+        ),
+        ("AWS_REGION", function.region.clone()),
+        ("AWS_DEFAULT_REGION", function.region.clone()),
+        ("LAMBDA_TASK_ROOT", workdir.clone()),
+        ("LAMBDA_RUNTIME_DIR", workdir),
+        ("TZ", ":UTC".to_string()),
+        ("LANG", "en_US.UTF-8".to_string()),
+        (
+            "PATH",
+            std::env::var("PATH").unwrap_or_else(|_| LAMBDA_PATH.to_string()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(handler) = &c.handler {
+        env.insert("_HANDLER".into(), handler.clone());
+    }
+    if c.per_sandbox_concurrency > 1 {
+        env.insert(
+            "AWS_LAMBDA_MAX_CONCURRENCY".into(),
+            c.per_sandbox_concurrency.to_string(),
+        );
+    }
+    // The function's own variables come last so they can override (as Lambda
+    // allows for everything but its reserved names).
+    env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use std::path::Path;
+
+    #[test]
+    fn contract_variables_and_own_ones() {
+        let m = Manifest::parse(
+            "[functions.echo]\ncommand=[\"x\"]\nhandler=\"app.h\"\nenv={GREETING=\"hi\"}\nmemory_mb=256\n",
+            Path::new("flick.toml"),
+            Path::new("/app"),
+        )
+        .unwrap();
+        let f = Function::new(m.functions["echo"].clone(), "eu-west-1");
+        let env = lambda_env(
+            &f,
+            "127.0.0.1:5000".parse().unwrap(),
+            "s",
+            InitType::Provisioned,
+        );
+        assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:5000");
+        assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+        assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/echo");
+        assert_eq!(
+            env["AWS_LAMBDA_INITIALIZATION_TYPE"],
+            "provisioned-concurrency"
+        );
+        assert_eq!(env["AWS_REGION"], "eu-west-1");
+        assert_eq!(env["_HANDLER"], "app.h");
+        assert_eq!(env["GREETING"], "hi");
+        assert_eq!(env["LAMBDA_TASK_ROOT"], "/app");
+        assert!(!env.contains_key("AWS_LAMBDA_MAX_CONCURRENCY"));
+        assert!(!env.contains_key("HOME"));
+    }
+}

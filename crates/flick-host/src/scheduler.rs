@@ -1,0 +1,306 @@
+//! Which sandbox serves an invocation.
+//!
+//! Owns each function's pool: warm sandboxes are reused most-recent-first,
+//! a new one is started when none is free and the function is under its
+//! `max_concurrency`, and beyond that the invocation is throttled. Provisioned
+//! sandboxes are started at boot and replaced when they die; idle on-demand
+//! ones are reaped after `idle_s`. Shutdown lets in-flight invocations finish
+//! for a grace period, then stops every sandbox. Running the invocation on the
+//! chosen sandbox is the sandbox's business; the wire format is the APIs'.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::function::Function;
+use crate::manifest::Manifest;
+use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Sandbox};
+
+/// Why an invocation was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleError {
+    NotFound,
+    /// Every sandbox the function may have is busy.
+    Throttled,
+    ShuttingDown,
+}
+
+pub struct Scheduler {
+    pools: BTreeMap<String, Arc<Pool>>,
+}
+
+impl Scheduler {
+    pub fn new(manifest: &Manifest, host: HostContext) -> Scheduler {
+        let pools = manifest
+            .functions
+            .iter()
+            .map(|(name, config)| {
+                let function = Arc::new(Function::new(config.clone(), &manifest.server.region));
+                (name.clone(), Arc::new(Pool::new(function, host.clone())))
+            })
+            .collect();
+        Scheduler { pools }
+    }
+
+    pub fn function(&self, name: &str) -> Option<&Arc<Function>> {
+        self.pools.get(name).map(|p| &p.function)
+    }
+
+    pub fn functions(&self) -> impl Iterator<Item = &Arc<Function>> {
+        self.pools.values().map(|p| &p.function)
+    }
+
+    /// Starts every function's provisioned sandboxes and waits until they are
+    /// initialised (or failed), then starts the reapers.
+    pub async fn boot(&self) {
+        let starts = self
+            .pools
+            .values()
+            .flat_map(|p| (0..p.function.config.provisioned).map(move |_| p.clone()))
+            .map(|pool| tokio::spawn(async move { pool.add_provisioned().await }));
+        for start in starts.collect::<Vec<_>>() {
+            let _ = start.await;
+        }
+        for pool in self.pools.values() {
+            tokio::spawn(reap(Arc::downgrade(pool)));
+        }
+    }
+
+    /// Runs one invocation of `name` to its end.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, ScheduleError> {
+        let pool = self.pools.get(name).ok_or(ScheduleError::NotFound)?.clone();
+        let lease = pool.acquire()?;
+        // In its own task: a client that hangs up must not strand a sandbox
+        // mid-invocation with its concurrency slot taken.
+        let run = tokio::spawn(async move {
+            let sandbox = match lease {
+                Lease::Warm(sandbox) => sandbox,
+                Lease::Cold => pool.add(InitType::OnDemand, false).await,
+            };
+            let result = sandbox.invoke(req).await;
+            pool.release(sandbox, result.reusable);
+            result
+        });
+        run.await.map_err(|_| ScheduleError::ShuttingDown)
+    }
+
+    /// Stops taking invocations, waits up to `grace` for those under way,
+    /// then stops every sandbox.
+    pub async fn shutdown(&self, grace: Duration) {
+        for pool in self.pools.values() {
+            pool.lock().closed = true;
+        }
+        let deadline = Instant::now() + grace;
+        for pool in self.pools.values() {
+            pool.wait_idle(deadline).await;
+        }
+        let stops = self.pools.values().flat_map(|pool| {
+            let all = std::mem::take(&mut pool.lock().all);
+            all.into_iter()
+                .map(|s| tokio::spawn(async move { s.stop().await }))
+        });
+        for stop in stops.collect::<Vec<_>>() {
+            let _ = stop.await;
+        }
+    }
+
+    /// Process ids of every live sandbox of `name` (for status pages and tests).
+    pub fn pids(&self, name: &str) -> Vec<u32> {
+        self.pools.get(name).map_or_else(Vec::new, |p| {
+            p.lock().all.iter().filter_map(|s| s.pid()).collect()
+        })
+    }
+}
+
+enum Lease {
+    Warm(Arc<Sandbox>),
+    /// A slot was reserved; the caller starts the sandbox.
+    Cold,
+}
+
+struct Pool {
+    function: Arc<Function>,
+    host: HostContext,
+    state: Mutex<PoolState>,
+    busy: AtomicUsize,
+    went_idle: Notify,
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// One entry per free invocation slot, most recently used last.
+    free: Vec<Arc<Sandbox>>,
+    /// Every live sandbox, busy or not.
+    all: Vec<Arc<Sandbox>>,
+    /// Slots reserved by invocations that are starting a sandbox.
+    starting: usize,
+    closed: bool,
+}
+
+impl Pool {
+    fn new(function: Arc<Function>, host: HostContext) -> Pool {
+        Pool {
+            function,
+            host,
+            state: Mutex::new(PoolState::default()),
+            busy: AtomicUsize::new(0),
+            went_idle: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // Only plain bookkeeping happens under this lock; a panic elsewhere
+        // must not take the whole pool down with it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn acquire(self: &Arc<Self>) -> Result<Lease, ScheduleError> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(ScheduleError::ShuttingDown);
+        }
+        let mut dead = Vec::new();
+        let lease = loop {
+            match st.free.pop() {
+                Some(s) if s.is_alive() => break Ok(Lease::Warm(s)),
+                Some(s) => dead.push(s),
+                None if st.all.len() + st.starting < self.function.config.max_concurrency => {
+                    st.starting += 1;
+                    break Ok(Lease::Cold);
+                }
+                None => break Err(ScheduleError::Throttled),
+            }
+        };
+        let retired: Vec<_> = dead.iter().filter_map(|s| st.retire(s)).collect();
+        if lease.is_ok() {
+            self.busy.fetch_add(1, Ordering::AcqRel);
+        }
+        drop(st);
+        self.after_retire(retired);
+        lease
+    }
+
+    /// Starts a sandbox for a reserved slot (or a provisioned one) and enters it in the pool.
+    async fn add(&self, init_type: InitType, to_free: bool) -> Arc<Sandbox> {
+        let sandbox = Sandbox::start(self.function.clone(), &self.host, init_type).await;
+        let slots = self.function.config.per_sandbox_concurrency;
+        let entered = {
+            let mut st = self.lock();
+            if !to_free {
+                st.starting -= 1;
+            }
+            // A provisioned sandbox that finished starting after shutdown
+            // collected the pool would be missed by it: not entered, stopped.
+            let enter = !to_free || !st.closed;
+            if enter {
+                st.all.push(sandbox.clone());
+                // The caller of a cold start takes one slot; the others are free.
+                let free_slots = if to_free { slots } else { slots - 1 };
+                st.free
+                    .extend(std::iter::repeat_n(sandbox.clone(), free_slots));
+            }
+            enter
+        };
+        if !entered {
+            sandbox.stop().await;
+        }
+        sandbox
+    }
+
+    async fn add_provisioned(&self) {
+        if self.lock().closed {
+            return;
+        }
+        let sandbox = self.add(InitType::Provisioned, true).await;
+        let _ = sandbox.ready(crate::sandbox::INIT_LIMIT).await;
+    }
+
+    fn release(self: &Arc<Self>, sandbox: Arc<Sandbox>, reusable: bool) {
+        let mut st = self.lock();
+        let retired = if reusable && !st.closed && sandbox.is_alive() {
+            st.free.push(sandbox);
+            None
+        } else {
+            st.retire(&sandbox)
+        };
+        drop(st);
+        self.after_retire(retired);
+        if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.went_idle.notify_waiters();
+        }
+    }
+
+    /// Stops retired sandboxes and keeps the provisioned count up.
+    fn after_retire(self: &Arc<Self>, retired: impl IntoIterator<Item = Arc<Sandbox>>) {
+        for sandbox in retired {
+            let replace = sandbox.init_type == InitType::Provisioned;
+            tokio::spawn(async move { sandbox.stop().await });
+            if replace {
+                let pool = self.clone();
+                tokio::spawn(async move { pool.add_provisioned().await });
+            }
+        }
+    }
+
+    async fn wait_idle(&self, deadline: Instant) {
+        loop {
+            let notified = self.went_idle.notified();
+            if self.busy.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+impl PoolState {
+    /// Takes a sandbox out of the pool; Some the first time only.
+    fn retire(&mut self, sandbox: &Arc<Sandbox>) -> Option<Arc<Sandbox>> {
+        self.free.retain(|s| !Arc::ptr_eq(s, sandbox));
+        let at = self.all.iter().position(|s| Arc::ptr_eq(s, sandbox))?;
+        Some(self.all.swap_remove(at))
+    }
+}
+
+/// Stops idle on-demand sandboxes and drops dead idle ones, until the pool goes away.
+async fn reap(pool: std::sync::Weak<Pool>) {
+    let tick = {
+        let Some(p) = pool.upgrade() else { return };
+        Duration::from_millis((p.function.config.idle_s * 250).clamp(100, 5_000))
+    };
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let idle_limit = Duration::from_secs(pool.function.config.idle_s);
+        let slots = pool.function.config.per_sandbox_concurrency;
+        let mut st = pool.lock();
+        if st.closed {
+            return;
+        }
+        let idle: Vec<_> = st
+            .all
+            .iter()
+            .filter(|s| {
+                let all_free = st.free.iter().filter(|f| Arc::ptr_eq(f, s)).count() == slots;
+                let expired = s.init_type == InitType::OnDemand && s.idle_for() >= idle_limit;
+                all_free && (expired || !s.is_alive())
+            })
+            .cloned()
+            .collect();
+        let retired: Vec<_> = idle.iter().filter_map(|s| st.retire(s)).collect();
+        drop(st);
+        pool.after_retire(retired);
+    }
+}

@@ -1,0 +1,124 @@
+//! `flick serve` as a library call: from a manifest to a running host, and
+//! back down again on SIGTERM or Ctrl-C without leaving a process behind.
+//!
+//! Owns the order of start-up (builds, log sink, memory control, provisioned
+//! sandboxes, listener) and of shutdown (stop accepting, let invocations under
+//! way finish within a grace period, stop every sandbox, flush the logs).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::build_step::{self, BuildError};
+use crate::invoke_api::{self, InvokeApi};
+use crate::logs::LogSink;
+use crate::manifest::{Manifest, ManifestError};
+use crate::sandbox::memory::MemoryControl;
+use crate::sandbox::HostContext;
+use crate::scheduler::Scheduler;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub config: PathBuf,
+    /// Overrides `server.listen`.
+    pub listen: Option<SocketAddr>,
+    /// How long invocations under way may run on after a shutdown signal.
+    pub grace: Duration,
+    /// Skip the manifest's build commands.
+    pub skip_build: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let mut manifest = Manifest::load(&options.config)?;
+    if let Some(listen) = options.listen {
+        manifest.server.listen = listen;
+    }
+    if !options.skip_build {
+        build_step::run_builds(&manifest).await?;
+    }
+    let logs_dir = manifest.server.state_dir.join("logs");
+    let logs = LogSink::start(logs_dir.clone()).map_err(|source| ServeError::StateDir {
+        path: logs_dir,
+        source,
+    })?;
+    let memory = Arc::new(MemoryControl::detect());
+    tracing::info!("memory limits: {}", memory.describe());
+
+    let addr = manifest.server.listen;
+    // Bind before starting sandboxes, so a taken port fails fast.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let scheduler = Arc::new(Scheduler::new(
+        &manifest,
+        HostContext {
+            logs: logs.clone(),
+            memory: memory.clone(),
+        },
+    ));
+    scheduler.boot().await;
+
+    let api = Arc::new(InvokeApi {
+        scheduler: scheduler.clone(),
+        region: manifest.server.region.clone(),
+    });
+    let app = invoke_api::router(api);
+    let names: Vec<_> = manifest.functions.keys().cloned().collect();
+    tracing::info!("serving {} on http://{addr}", names.join(", "));
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = stop_rx.await;
+    });
+    let served = tokio::spawn(async move { server.await });
+
+    shutdown_signal().await;
+    // Stop accepting connections and invocations; those under way get the
+    // grace period, then their sandboxes are stopped and they end with it.
+    let _ = stop_tx.send(());
+    tracing::info!(
+        "shutting down: waiting up to {:?} for invocations under way",
+        options.grace
+    );
+    scheduler.shutdown(options.grace).await;
+    // Let the answers of the last invocations reach their clients.
+    let _ = tokio::time::timeout(Duration::from_secs(1), served).await;
+    logs.flush().await;
+    memory.cleanup();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
