@@ -69,9 +69,6 @@ where
         context: Context,
         _: &Executor,
     ) -> Result<(), Error> {
-        let event = Ev::decode(buffers)?;
-        (self.f)(state, event, context)
-            .map_err(Into::into)?
-            .encode(buffers)
+        decode_call_encode(buffers, |event: Ev| (self.f)(state, event, context))
     }
 }

@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 
 use super::RuntimeApiServer;
 
-/// The path of `binary` from workspace package `package`, built if needed.
+/// The path of `binary` from workspace package `package`, built (in the test
+/// profile) if needed.
 pub fn example(package: &str, binary: &str) -> PathBuf {
+    example_in_profile("dev", package, binary)
+}
+
+/// [`example`] built with another cargo profile, e.g. `lambda`.
+pub fn example_in_profile(profile: &str, package: &str, binary: &str) -> PathBuf {
     // One build at a time per test process; cargo's own lock serialises the
     // rest.
     static BUILDING: Mutex<()> = Mutex::new(());
@@ -21,14 +27,24 @@ pub fn example(package: &str, binary: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "--quiet", "-p", package, "--bin", binary])
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            package,
+            "--bin",
+            binary,
+        ])
         .status()
         .expect("run cargo build");
     assert!(status.success(), "building {package} failed");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
-    target.join("debug").join(binary)
+    let directory = if profile == "dev" { "debug" } else { profile };
+    target.join(directory).join(binary)
 }
 
 /// A running function process; killed when dropped.

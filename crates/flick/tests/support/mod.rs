@@ -9,7 +9,7 @@ pub mod function;
 pub mod runtime_api;
 
 #[allow(unused_imports)]
-pub use function::{example, Function};
+pub use function::{example, example_in_profile, Function};
 #[allow(unused_imports)]
 pub use runtime_api::{Outcome, Reported, RuntimeApiServer};
 
