@@ -31,10 +31,11 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 REPORT_RE = re.compile(
     r"REPORT RequestId: (?P<id>" + UUID + r")\tDuration: (?P<duration>\d+\.\d{2}) ms"
     r"\tBilled Duration: (?P<billed>\d+) ms\tMemory Size: (?P<memory>\d+) MB"
-    r"\tMax Memory Used: (?P<used>\d+) MB\t(?:Init Duration: (?P<init>\d+\.\d{2}) ms\t)?$"
+    r"\tMax Memory Used: (?P<used>\d+) MB\t(?:Init Duration: (?P<init>\d+\.\d{2}) ms\t)?$",
+    re.M,
 )
-START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST$")
-END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$")
+START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST$", re.M)
+END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$", re.M)
 
 
 # ---------------------------------------------------------------------------
@@ -195,11 +196,14 @@ def python_function(handler="app.handler", **extra):
     return spec
 
 
-def raw_function(mode="normal", **extra):
+def raw_function(mode="normal", state_file=None, **extra):
+    env = {"RAW_MODE": mode}
+    if state_file:
+        env["RAW_STATE_FILE"] = str(state_file)
     spec = {
         "command": [sys.executable, "-u", "raw_runtime.py"],
         "workdir": str(FUNCTIONS / "python"),
-        "env": {"RAW_MODE": mode},
+        "env": env,
         "memory_mb": 128,
         "timeout_s": 3,
     }
@@ -480,6 +484,19 @@ def need(host, name):
 def decode_tail(resp):
     assert "LogResult" in resp, "LogType=Tail asked but no X-Amz-Log-Result in the response"
     return base64.b64decode(resp["LogResult"]).decode(errors="replace")
+
+
+def read_state(path, timeout=5.0):
+    """The key=value lines raw_runtime.py appended to its RAW_STATE_FILE."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            text = Path(path).read_text()
+        except FileNotFoundError:
+            text = ""
+        if text or time.time() > deadline:
+            return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        time.sleep(0.05)
 
 
 def report_lines(text, request_id=None):

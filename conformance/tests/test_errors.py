@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import RUNTIMES, all_runtime_functions, need, python_function, raw_function
+from conftest import RUNTIMES, all_runtime_functions, need, python_function, raw_function, read_state
 
 # errorType each official runtime client reports for a plain error (see README).
 PLAIN_ERROR_TYPE = {
@@ -16,12 +16,15 @@ PLAIN_ERROR_TYPE = {
 
 
 @pytest.fixture(scope="module")
-def host(make_host, runtimes):
+def host(make_host, runtimes, tmp_path_factory):
+    state = tmp_path_factory.mktemp("raw-state") / "init-error.state"
     functions = all_runtime_functions(runtimes)
     functions["raw"] = raw_function()
     functions["broken-python"] = python_function("broken_init.handler")
-    functions["raw-init-error"] = raw_function("init_error")
-    return make_host(functions)
+    functions["raw-init-error"] = raw_function("init_error", state_file=state)
+    host = make_host(functions)
+    host.init_error_state = state
+    return host
 
 
 @pytest.mark.parametrize("rt", RUNTIMES)
@@ -76,4 +79,4 @@ def test_raw_init_error(host):
     assert resp.get("FunctionError") == "Unhandled"
     assert result["errorType"] == "Runtime.FlickRawInitError", result
     assert result["errorMessage"] == "raw runtime refused to start", result
-    assert host.wait_log("raw-init-error", r"RAW_STATE init_error=202"), "POST /init/error must answer 202"
+    assert read_state(host.init_error_state).get("init_error") == "202", "POST /init/error must answer 202"

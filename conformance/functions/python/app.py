@@ -17,7 +17,10 @@ def _context(context):
     client_context = None
     if cc is not None:
         client_context = {
-            "client": None if cc.client is None else vars(cc.client),
+            "client": None if cc.client is None else {
+                k: getattr(cc.client, k, None)
+                for k in ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+            },
             "custom": cc.custom,
             "env": cc.env,
         }

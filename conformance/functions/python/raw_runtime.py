@@ -2,6 +2,7 @@
 (urllib), so the tests can probe the Runtime API directly.
 
 Start: python3 raw_runtime.py   (reads AWS_LAMBDA_RUNTIME_API)
+RAW_STATE_FILE env: if set, statuses kept by the actions are also appended there.
 RAW_MODE env: "normal" (default) | "init_error" (post /init/error, exit 1)
               | "ignore_sigterm" (serve normally but ignore SIGTERM)
 AWS_LAMBDA_MAX_CONCURRENCY > 1: that many threads poll /next in parallel.
@@ -57,6 +58,10 @@ def respond(request_id, payload):
 def remember(key, value):
     with STATE_LOCK:
         STATE[key] = value
+        if os.environ.get("RAW_STATE_FILE"):
+            # Survives the process: the host may stop it right after the call.
+            with open(os.environ["RAW_STATE_FILE"], "a") as f:
+                f.write(f"{key}={value}\n")
     log(f"RAW_STATE {key}={value}")
 
 
@@ -89,7 +94,10 @@ def handle(request_id, headers, body):
         remember("double_first", first)
         remember("double_second", second)
     elif action == "big_response":
-        status, _, _ = respond(request_id, json.dumps({"big": "x" * (7 * 1024 * 1024)}).encode())
+        try:
+            status, _, _ = respond(request_id, json.dumps({"big": "x" * (7 * 1024 * 1024)}).encode())
+        except OSError as e:  # e.g. the host answered and closed before reading the whole body
+            status = f"{type(e).__name__}"
         remember("big_response", status)
     elif action == "error":
         err_type = event.get("errorType", "Custom.RawError")
@@ -123,7 +131,7 @@ def main():
         err = {"errorMessage": "raw runtime refused to start", "errorType": "Runtime.FlickRawInitError", "stackTrace": []}
         status, _, _ = call("POST", "/init/error", json.dumps(err).encode(),
                             {"Lambda-Runtime-Function-Error-Type": "Runtime.FlickRawInitError"})
-        log(f"RAW_STATE init_error={status}")
+        remember("init_error", status)
         sys.exit(1)
     if mode == "ignore_sigterm":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
