@@ -177,12 +177,14 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
     );
     let _ = writeln!(
         out,
-        "One run of `bench/sdk/run.sh` on {} ({} cores), {}. Both functions echo the same \
+        "One run of `bench/sdk/run.sh` on {} ({} cores, load average {} at the end), {}. \
+         Both functions echo the same \
          JSON event, are built with the workspace's `lambda` profile (opt-level z, LTO, one \
          codegen unit, panic=abort, strip) and talk to the same Runtime API server on \
          loopback (`crates/flick/tests/support/runtime_api.rs`).\n",
         machine(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average(),
         rustc_version(),
     );
     let _ = writeln!(
@@ -248,7 +250,10 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         "\nExec → first `/next` is measured by the server: from just before the benchmark spawns \
          the process to the arrival of its first `/next` request, so it includes fork/exec, \
          dynamic loading, runtime init and connecting. The round trip is from queueing an event \
-         to receiving its `/response`, through the server's `/next` long poll."
+         to receiving its `/response`, through the server's `/next` long poll. On a shared \
+         machine the absolute startup time moves with the load of its other users (about 0.6 ms \
+         of it is spawning any process here: `/bin/true` takes that long); the ratio between \
+         the two, measured alternately in the same run, is the stable figure."
     );
     out
 }
@@ -262,6 +267,15 @@ fn machine() -> String {
                 .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
         })
         .unwrap_or_else(|| "an unknown CPU".into())
+}
+
+/// The 1-minute load average: the machine may be shared, and startup times
+/// move with it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn rustc_version() -> String {

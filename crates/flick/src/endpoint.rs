@@ -35,7 +35,7 @@ impl Endpoint {
                 prefix: prefix.trim_end_matches('/').to_owned(),
             }),
             None => Err(format!(
-                "AWS_LAMBDA_RUNTIME_API must be IP:port (or localhost:port), got {value:?}"
+                "AWS_LAMBDA_RUNTIME_API must be IP:port (or localhost:port), got \"{value}\""
             )),
         }
     }

@@ -45,7 +45,9 @@ impl RuntimeEnv {
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) if n > 0 => n,
                 _ => {
-                    problems.push(format!("{var} must be a positive whole number, got {v:?}"));
+                    problems.push(format!(
+                        "{var} must be a positive whole number, got \"{v}\""
+                    ));
                     default
                 }
             },
@@ -63,7 +65,7 @@ impl RuntimeEnv {
             Some(v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
             Some(v) => {
                 problems.push(format!(
-                    "AWS_LAMBDA_LOG_FORMAT must be JSON or Text, got {v:?}"
+                    "AWS_LAMBDA_LOG_FORMAT must be JSON or Text, got \"{v}\""
                 ));
                 LogFormat::Text
             }
@@ -72,7 +74,7 @@ impl RuntimeEnv {
             None | Some("") => tracing::Level::INFO,
             Some(v) => LogSettings::parse_level(v).unwrap_or_else(|| {
                 problems.push(format!(
-                    "AWS_LAMBDA_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, got {v:?}"
+                    "AWS_LAMBDA_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, got \"{v}\""
                 ));
                 tracing::Level::INFO
             }),
