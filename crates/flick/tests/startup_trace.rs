@@ -52,9 +52,11 @@ fn the_cold_start_logs_every_init_phase_once() {
         ms("prewarm.pool") >= 30.0 && ms("prewarm.cache") >= 20.0,
         "{trace}"
     );
-    // Concurrent: together they take about as long as the longer one.
+    // Concurrent: together they take about as long as the longer one, not
+    // the sum (which would be at least 20 ms more).
+    let sum = ms("prewarm.pool") + ms("prewarm.cache");
     assert!(
-        ms("prewarm") < 45.0,
+        ms("prewarm") < sum,
         "prewarm tasks did not overlap: {trace}"
     );
     assert!(ms("total") >= ms("prewarm"), "{trace}");
