@@ -7,16 +7,26 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn custom_error(message: String) -> Diagnostic {
-    Diagnostic { error_type: "CustomError".to_string(), error_message: message }
+    Diagnostic {
+        error_type: "CustomError".to_string(),
+        error_message: message,
+    }
 }
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let (payload, ctx) = event.into_parts();
-    let action = payload.get("action").and_then(Value::as_str).unwrap_or("echo").to_string();
+    let action = payload
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("echo")
+        .to_string();
     match action.as_str() {
         "echo" => Ok(payload),
         "context" => {
@@ -37,15 +47,25 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
             }))
         }
         "env" => {
-            let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::String(v))).collect();
+            let env: Map<String, Value> = std::env::vars()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
             Ok(Value::Object(env))
         }
         "error" => {
-            let msg = payload.get("message").and_then(Value::as_str).unwrap_or("boom").to_string();
+            let msg = payload
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("boom")
+                .to_string();
             Err(custom_error(msg))
         }
         "error_plain" => {
-            let msg = payload.get("message").and_then(Value::as_str).unwrap_or("boom").to_string();
+            let msg = payload
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("boom")
+                .to_string();
             Err(Diagnostic::from(lambda_runtime::Error::from(msg)))
         }
         "sleep" => {
@@ -70,7 +90,11 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         }
         "log" => {
             let n = payload.get("n").and_then(Value::as_u64).unwrap_or(1);
-            let marker = payload.get("marker").and_then(Value::as_str).unwrap_or("MARK").to_string();
+            let marker = payload
+                .get("marker")
+                .and_then(Value::as_str)
+                .unwrap_or("MARK")
+                .to_string();
             for i in 0..n {
                 println!("{marker} stdout {i}");
                 eprintln!("{marker} stderr {i}");
