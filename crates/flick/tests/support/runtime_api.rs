@@ -53,6 +53,7 @@ struct Event {
 
 #[derive(Default)]
 struct State {
+    connections: usize,
     queue: VecDeque<Event>,
     in_flight: Vec<String>,
     outcomes: HashMap<String, Outcome>,
@@ -64,6 +65,9 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// Close every connection after one response, as a server whose idle
+    /// keep-alive timer fired would.
+    close_after_response: bool,
 }
 
 impl Shared {
@@ -110,11 +114,22 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 impl RuntimeApiServer {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A server that closes each connection after its response, without
+    /// saying so in a header.
+    pub fn start_closing_connections() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(close_after_response: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            close_after_response,
         });
         let acceptors = Arc::new(Acceptors {
             listener,
@@ -195,6 +210,11 @@ impl RuntimeApiServer {
         }
     }
 
+    /// How many connections functions have opened so far.
+    pub fn connections(&self) -> usize {
+        self.shared.lock().connections
+    }
+
     /// Waits until `count` `/next` requests have arrived; returns their times.
     pub fn wait_next_requests(&self, count: usize, limit: Duration) -> Option<Vec<Instant>> {
         let deadline = Instant::now() + limit;
@@ -227,6 +247,7 @@ impl Request {
 }
 
 fn serve_connection(stream: TcpStream, shared: &Shared) {
+    shared.lock().connections += 1;
     let _ = stream.set_nodelay(true);
     let mut writer = stream.try_clone().expect("clone stream");
     let mut reader = BufReader::new(stream);
@@ -239,7 +260,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut message = head.into_bytes();
         message.extend_from_slice(&body);
-        if writer.write_all(&message).is_err() {
+        if writer.write_all(&message).is_err() || shared.close_after_response {
             return;
         }
     }
