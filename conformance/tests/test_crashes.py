@@ -69,3 +69,11 @@ def test_killed_during_init(host):
     resp, result = host.invoke("killed-at-init", {})
     assert resp.get("FunctionError") == "Unhandled"
     exit_error(result, "signal: killed")
+
+
+def test_crash_kills_the_whole_sandbox(host):
+    """A child the runtime started does not outlive a crashed runtime."""
+    _, spawned = host.invoke("echo-python", {"action": "spawn"})
+    resp, result = host.invoke("echo-python", {"action": "crash"})
+    exit_error(result, "exit status 1")
+    assert not wait_dead([spawned["pid"], spawned["child_pid"]], 3.0), "the crashed sandbox's child survived"

@@ -105,3 +105,25 @@ def test_logs_on_host_stderr_and_file(host):
     stderr = host.stderr()
     assert f"{marker} stdout 0" in stderr and f"{marker} stderr 0" in stderr, stderr[-2000:]
     assert f"REPORT RequestId: {ctx['request_id']}" in stderr
+
+
+def test_concurrent_tails_are_separate(host):
+    """Two invocations running at once in two sandboxes: each Tail holds its own lines only."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    markers = [f"SEP{i}{uuid.uuid4().hex[:10]}" for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(host.invoke, "echo-python", {"action": "log", "n": 20, "marker": m}, LogType="Tail")
+                   for m in markers]
+        tails = [decode_tail(f.result()[0]) for f in futures]
+    for mine, other, tail in ((markers[0], markers[1], tails[0]), (markers[1], markers[0], tails[1])):
+        assert f"{mine} stdout 19" in tail, tail
+        assert other not in tail, f"another invocation's lines leaked into this tail:\n{tail}"
+        assert tail.count("START RequestId") == 1, tail
+
+
+def test_init_output_is_logged(host):
+    """What a runtime prints while it initialises (before its first /next) is kept in the log."""
+    name = need(host, "cold-node")
+    host.invoke(name, {"action": "echo"})
+    assert host.wait_log(name, r"Executing 'index.handler' in function directory"), host.log_text(name)[-2000:]

@@ -44,3 +44,9 @@ def test_busy_sandbox_is_not_reaped(host):
     resp, result = host.invoke("busy-python", {"action": "sleep", "ms": 2500})
     assert "FunctionError" not in resp, result
     assert result["slept_ms"] == 2500
+
+
+def test_reaping_kills_the_whole_sandbox(host):
+    _, spawned = host.invoke("idle-python", {"action": "spawn"})
+    time.sleep(2.2)
+    assert not wait_dead([spawned["pid"], spawned["child_pid"]], 3.0), "the reaped sandbox or its child survived"

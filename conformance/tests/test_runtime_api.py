@@ -74,3 +74,9 @@ def test_raw_echo_bytes_untouched(host):
     body = b'{"action":"echo","spacing":  [1,  2],"u":"\\u00e9"}'
     resp = host.client.invoke(FunctionName="raw", Payload=body)
     assert resp["Payload"].read() == body, "the event must reach the runtime byte for byte, and the response back"
+
+
+def test_non_json_response_passes_through(host):
+    resp = host.client.invoke(FunctionName="raw", Payload=b'{"action":"text"}')
+    assert "FunctionError" not in resp
+    assert resp["Payload"].read() == "plain text, not JSON \u2603".encode()

@@ -42,3 +42,11 @@ def test_just_under_timeout_succeeds(host):
     resp, result = host.invoke("slow-python", {"action": "sleep", "ms": 600})
     assert "FunctionError" not in resp, result
     assert result["slept_ms"] == 600
+
+
+def test_timeout_kills_the_whole_sandbox(host):
+    """Processes the function started die with the timed-out sandbox (process group)."""
+    _, spawned = host.invoke("slow-python", {"action": "spawn"})
+    resp, result = host.invoke("slow-python", {"action": "sleep", "ms": 4000})
+    assert result["errorType"] == "Sandbox.Timedout"
+    assert not wait_dead([spawned["pid"], spawned["child_pid"]], 3.0), "sandbox or its child survived the timeout"

@@ -9,6 +9,7 @@ AWS_LAMBDA_MAX_CONCURRENCY > 1: that many threads poll /next in parallel.
 
 Actions (event["action"]):
   echo            answer the event
+  text            answer bytes that are not JSON
   pid             {"pid", "cwd", "init_type", "thread"}
   sleep           sleep event["ms"], answer {"slept_ms", "pid"}
   headers         answer the headers of this invocation's /next response
@@ -83,6 +84,8 @@ def handle(request_id, headers, body):
     elif action == "sleep":
         time.sleep(event.get("ms", 0) / 1000.0)
         respond(request_id, {"slept_ms": event.get("ms", 0), "pid": os.getpid()})
+    elif action == "text":
+        respond(request_id, b"plain text, not JSON \xe2\x98\x83")
     elif action == "headers":
         respond(request_id, {"headers": headers, "received_ms": int(time.time() * 1000)})
     elif action == "bogus_id":
