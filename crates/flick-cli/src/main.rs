@@ -42,10 +42,17 @@ enum Command {
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
+    /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
+    #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
+    Watchdog { cgroup: Option<PathBuf> },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Watchdog { cgroup } = cli.command {
+        flick_host::watchdog::run(cgroup);
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FLICK_LOG")
@@ -87,5 +94,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
+        Command::Watchdog { .. } => unreachable!("handled before the runtime starts"),
     }
 }

@@ -19,5 +19,6 @@ pub mod runtime_api;
 pub mod sandbox;
 pub mod scheduler;
 mod server;
+pub mod watchdog;
 
 pub use server::{serve, ServeError, ServeOptions};

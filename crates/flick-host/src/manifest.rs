@@ -181,9 +181,14 @@ impl Manifest {
             message,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            // toml's own message repeats the source snippet; the first line of
-            // its message proper is what a reader needs.
-            invalid(e.span(), e.message().trim().to_string())
+            // toml's message says what was wrong but not always where: name
+            // the key whose value it points at.
+            let message = e.message().trim();
+            let message = match e.span().and_then(|s| key_at(text, s.start)) {
+                Some(key) => format!("{key}: {message}"),
+                None => message.to_string(),
+            };
+            invalid(e.span(), message)
         })?;
         let check = Checker {
             text,
@@ -314,6 +319,30 @@ impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
     }
 }
 
+/// The dotted key of the `key = value` line (or `[table]` header) holding
+/// `offset`, e.g. `functions.echo.timeout_s`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .chain(std::iter::once(line))
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"'));
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_string()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
 /// 1-based line number of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
@@ -384,9 +413,15 @@ mod tests {
     }
 
     #[test]
-    fn wrong_type_names_line() {
+    fn wrong_type_names_key_and_line() {
         let e = error_of("[functions.echo]\ncommand = [\"x\"]\nmemory_mb = \"big\"\n");
         assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("functions.echo.memory_mb:"), "{e}");
+        let e = error_of("[functions.echo]\ncommand = 42\n");
+        assert!(
+            e.contains("functions.echo.command:") && e.contains("line 2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::sandbox::memory::MemoryControl;
 use crate::sandbox::HostContext;
 use crate::scheduler::Scheduler;
+use crate::watchdog::Watchdog;
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -63,6 +64,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     })?;
     let memory = Arc::new(MemoryControl::detect());
     tracing::info!("memory limits: {}", memory.describe());
+    let watchdog = match Watchdog::start(memory.dir()) {
+        Ok(w) => Some(Arc::new(w)),
+        Err(e) => {
+            tracing::warn!(
+                "no watchdog ({e}): a host killed with SIGKILL may leave processes behind"
+            );
+            None
+        }
+    };
 
     let addr = manifest.server.listen;
     // Bind before starting sandboxes, so a taken port fails fast.
@@ -74,6 +84,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         HostContext {
             logs: logs.clone(),
             memory: memory.clone(),
+            watchdog,
         },
     ));
     scheduler.boot().await;

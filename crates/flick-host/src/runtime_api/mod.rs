@@ -106,8 +106,10 @@ async fn response(
         Ok(c) => c,
         Err(_) => {
             let size = declared.unwrap_or(limit + 1);
-            let failure = Failure::ResponseTooLarge { size, limit };
-            let _ = mb.answer(&id, Outcome::Failure(failure));
+            // The invocation fails, but the runtime is told and serves on: an
+            // error like any other, not a broken sandbox.
+            let body = Failure::ResponseTooLarge { size, limit }.body(&id);
+            let _ = mb.answer(&id, Outcome::FunctionError(body));
             return runtime_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLarge",

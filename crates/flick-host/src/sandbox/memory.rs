@@ -44,6 +44,14 @@ impl MemoryControl {
         MemoryControl::Rlimit
     }
 
+    /// The host's cgroup parent, when there is one.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            MemoryControl::CgroupV1 { dir } | MemoryControl::CgroupV2 { dir } => Some(dir),
+            MemoryControl::Rlimit => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             MemoryControl::CgroupV1 { dir } => format!("cgroup v1 at {}", dir.display()),
@@ -86,7 +94,7 @@ impl MemoryControl {
 
     /// Removes the host's cgroup parent (sandboxes' own were removed as they stopped).
     pub fn cleanup(&self) {
-        if let MemoryControl::CgroupV1 { dir } | MemoryControl::CgroupV2 { dir } = self {
+        if let Some(dir) = self.dir() {
             let _ = std::fs::remove_dir(dir);
         }
     }
@@ -142,15 +150,19 @@ fn reap_stale(base: &Path) {
         if pid == std::process::id() as i32 || Path::new(&format!("/proc/{pid}")).exists() {
             continue;
         }
-        let host_dir = entry.path();
-        for sandbox in std::fs::read_dir(&host_dir).into_iter().flatten().flatten() {
-            if sandbox.path().is_dir() {
-                kill_all_in(&sandbox.path());
-                let _ = std::fs::remove_dir(sandbox.path());
-            }
-        }
-        let _ = std::fs::remove_dir(&host_dir);
+        empty_host_cgroup(&entry.path());
     }
+}
+
+/// Kills every process in a host's sandbox cgroups and removes them.
+pub fn empty_host_cgroup(host_dir: &Path) {
+    for sandbox in std::fs::read_dir(host_dir).into_iter().flatten().flatten() {
+        if sandbox.path().is_dir() {
+            kill_all_in(&sandbox.path());
+            let _ = std::fs::remove_dir(sandbox.path());
+        }
+    }
+    let _ = std::fs::remove_dir(host_dir);
 }
 
 fn kill_all_in(cgroup: &Path) {

@@ -22,6 +22,7 @@ use crate::function::Function;
 use crate::logs::LogSink;
 use crate::outcome::{ExitStatusText, Failure};
 use crate::runtime_api::{self, Mailbox};
+use crate::watchdog::Watchdog;
 pub use env::InitType;
 pub use invoke::{InvokeRequest, InvokeResult, INIT_LIMIT};
 use memory::{MemoryControl, MemoryLimit};
@@ -36,6 +37,9 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 pub struct HostContext {
     pub logs: LogSink,
     pub memory: Arc<MemoryControl>,
+    /// Absent when it could not be started; sandboxes then rely on
+    /// `PR_SET_PDEATHSIG` and the host's own shutdown alone.
+    pub watchdog: Option<Arc<Watchdog>>,
 }
 
 pub struct Sandbox {
@@ -136,6 +140,10 @@ impl Sandbox {
             detail: format!("fork/exec {}: {}", config.command[0], errno_text(&e)),
         })?;
         self.pid = child.id();
+        let watchdog = host.watchdog.clone();
+        if let (Some(w), Some(pid)) = (&watchdog, self.pid) {
+            w.track(pid);
+        }
 
         let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
         let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
@@ -169,6 +177,9 @@ impl Sandbox {
             // Whatever the runtime left running in its group goes with it.
             if let Some(pid) = pid {
                 signal_group(pid, libc::SIGKILL);
+                if let Some(w) = watchdog {
+                    w.untrack(pid);
+                }
             }
             mailbox.fail_all(failure);
             let _ = exited_tx.send(true);
@@ -236,6 +247,14 @@ impl Sandbox {
     pub async fn stop(&self) {
         let Some(pid) = self.pid else { return };
         let mut exited = self.exited.clone();
+        if matches!(
+            self.mailbox.status(),
+            runtime_api::Status::Dead(Failure::InitError { .. })
+        ) {
+            // A runtime that reported a failed init exits by itself, as the
+            // contract asks; let it finish its last writes first.
+            let _ = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
+        }
         if !*exited.borrow() {
             signal_group(pid, libc::SIGTERM);
             let _ = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
