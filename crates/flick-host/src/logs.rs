@@ -65,7 +65,8 @@ fn write_loop(dir: PathBuf, mut rx: mpsc::UnboundedReceiver<Command>) {
     let stderr = std::io::stderr();
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
-        let mut err = stderr.lock();
+        // Buffered, so a batch of lines costs one write to stderr, not one each.
+        let mut err = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
         let mut next = Some(first);
         // Write everything already queued, then flush once.
         while let Some(cmd) = next.take().or_else(|| rx.try_recv().ok()) {
