@@ -109,8 +109,7 @@ impl Output for Bytes {
 }
 
 /// One invocation's data path: decode the event from `buffers`, `call` the
-/// handler, encode its result into `buffers`. Shared by the runtime loop and
-/// the test kit, so tests see exactly what production does.
+/// handler, encode its result into `buffers`. Shared by every handler form.
 pub(crate) fn decode_call_encode<Ev, O, E>(
     buffers: &mut Buffers,
     call: impl FnOnce(Ev) -> Result<O, E>,

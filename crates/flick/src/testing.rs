@@ -1,9 +1,9 @@
 //! The test kit: call a handler in-process with an event fixture and a made-up
 //! [`Context`], the way the runtime would, without any server.
 //!
-//! The event goes through the same decoding and the result through the same
-//! encoding as in production, so a fixture that does not match the event type
-//! fails here as it would on Lambda. Owns only test helpers; nothing here is
+//! The event goes through the same decoding as in production, so a fixture
+//! that does not match the event type fails here as it would on Lambda;
+//! [`encode`] shows the bytes a result would be answered with. Owns only test helpers; nothing here is
 //! used by the runtime loop.
 //!
 //! ```
@@ -13,16 +13,15 @@
 //!     Ok(format!("hello {name} from {}", ctx.function_name()))
 //! }
 //!
-//! let reply: String = testing::call(greet, r#""ann""#).unwrap();
+//! let reply = testing::call(greet, r#""ann""#).unwrap();
 //! assert_eq!(reply, "hello ann from test-function");
+//! assert_eq!(testing::encode(reply).unwrap(), br#""hello ann from test-function""#);
 //! ```
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::de::DeserializeOwned;
-
-use crate::codec::{decode_call_encode, Buffers, Event, Output};
+use crate::codec::{Buffers, Event, Output};
 use crate::context::{Context, FunctionInfo, Invocation};
 use crate::error::Error;
 use crate::executor::Executor;
@@ -145,48 +144,55 @@ impl From<ContextBuilder> for Context {
     }
 }
 
-/// Calls an `async fn(Event, Context)` handler with the JSON `event` and a
-/// default [`context`], and reads its result back as `R`.
-pub fn call<F, Ev, O, E, R>(handler: F, event: &str) -> Result<R, Error>
+/// Calls an `async fn(Event, Context)` handler with the JSON `event`
+/// (decoded exactly as the runtime decodes it) and a default [`context`].
+pub fn call<F, Ev, O, E>(handler: F, event: &str) -> Result<O, Error>
 where
     F: AsyncFn(Ev, Context) -> Result<O, E>,
     Ev: Event,
-    O: Output,
     E: Into<Error>,
-    R: DeserializeOwned,
 {
     call_with_context(handler, event, context().build())
 }
 
 /// [`call`] with a context of your making.
-pub fn call_with_context<F, Ev, O, E, R>(
-    handler: F,
-    event: &str,
-    context: Context,
-) -> Result<R, Error>
+pub fn call_with_context<F, Ev, O, E>(handler: F, event: &str, context: Context) -> Result<O, Error>
 where
     F: AsyncFn(Ev, Context) -> Result<O, E>,
     Ev: Event,
-    O: Output,
     E: Into<Error>,
-    R: DeserializeOwned,
 {
-    round_trip(event, |event| block_on(handler(event, context)))
+    let event = decode(event)?;
+    block_on(handler(event, context)).map_err(Into::into)
 }
 
 /// Calls an `async fn(&S, Event, Context)` handler with `state`, the JSON
 /// `event` and a default [`context`].
-pub fn call_with_state<S, F, Ev, O, E, R>(state: &S, handler: F, event: &str) -> Result<R, Error>
+pub fn call_with_state<S, F, Ev, O, E>(state: &S, handler: F, event: &str) -> Result<O, Error>
 where
     F: AsyncFn(&S, Ev, Context) -> Result<O, E>,
     Ev: Event,
-    O: Output,
     E: Into<Error>,
-    R: DeserializeOwned,
 {
-    round_trip(event, |event| {
-        block_on(handler(state, event, context().build()))
-    })
+    let event = decode(event)?;
+    block_on(handler(state, event, context().build())).map_err(Into::into)
+}
+
+/// Decodes an event fixture exactly as the runtime decodes an event, for
+/// calling a plain `fn` handler directly.
+pub fn decode<Ev: Event>(event: &str) -> Result<Ev, Error> {
+    let mut buffers = Buffers {
+        event: event.as_bytes().to_vec(),
+        output: Vec::new(),
+    };
+    Ev::decode(&mut buffers)
+}
+
+/// Encodes a handler's output exactly as the runtime encodes a response.
+pub fn encode<O: Output>(output: O) -> Result<Vec<u8>, Error> {
+    let mut buffers = Buffers::default();
+    output.encode(&mut buffers)?;
+    Ok(buffers.output)
 }
 
 /// Runs a future to completion on the SDK's executor (tokio's current-thread
@@ -195,25 +201,4 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     Executor::new()
         .expect("the test executor starts")
         .block_on(future)
-}
-
-/// Decodes `event` as the runtime would, calls, encodes the output as the
-/// runtime would, and reads it back as `R`.
-fn round_trip<Ev, O, E, R>(event: &str, call: impl FnOnce(Ev) -> Result<O, E>) -> Result<R, Error>
-where
-    Ev: Event,
-    O: Output,
-    E: Into<Error>,
-    R: DeserializeOwned,
-{
-    let mut buffers = Buffers {
-        event: event.as_bytes().to_vec(),
-        output: Vec::new(),
-    };
-    decode_call_encode(&mut buffers, call)?;
-    serde_json::from_slice(&buffers.output).map_err(|e| {
-        Error::client(format!(
-            "the handler's output is not the JSON the test expects: {e}"
-        ))
-    })
 }

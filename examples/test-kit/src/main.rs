@@ -10,7 +10,7 @@ struct Order {
     quantity: u32,
 }
 
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Serialize, Debug, PartialEq)]
 struct Receipt {
     id: String,
     quantity: u32,
@@ -40,7 +40,7 @@ mod tests {
     #[test]
     fn a_good_order_gets_a_receipt() {
         let context = testing::context().request_id("req-1").build();
-        let receipt: Receipt =
+        let receipt =
             testing::call_with_context(handle, r#"{"id":"o-1","quantity":2}"#, context).unwrap();
         assert_eq!(
             receipt,
@@ -54,8 +54,7 @@ mod tests {
 
     #[test]
     fn an_empty_order_is_a_client_error() {
-        let error = testing::call::<_, _, _, _, Receipt>(handle, r#"{"id":"o-1","quantity":0}"#)
-            .unwrap_err();
+        let error = testing::call(handle, r#"{"id":"o-1","quantity":0}"#).unwrap_err();
         assert_eq!(
             (error.kind(), error.error_type()),
             (Kind::Client, "InvalidOrder")
@@ -63,8 +62,18 @@ mod tests {
     }
 
     #[test]
+    fn the_receipt_is_answered_as_this_json() {
+        let receipt = testing::call(handle, r#"{"id":"o-1","quantity":2}"#).unwrap();
+        let json = testing::encode(receipt).unwrap();
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"id":"o-1","quantity":2,"handled_by":"00000000-0000-4000-8000-000000000000"}"#
+        );
+    }
+
+    #[test]
     fn a_malformed_fixture_fails_as_it_would_on_lambda() {
-        let error = testing::call::<_, _, _, _, Receipt>(handle, r#"{"id":1}"#).unwrap_err();
+        let error = testing::call(handle, r#"{"id":1}"#).unwrap_err();
         assert_eq!(error.error_type(), "InvalidEvent");
     }
 }
