@@ -179,7 +179,10 @@ def bench_cargo_lambda(cold_runs=5):
     for run in range(cold_runs):
         port = free_port()
         proc = subprocess.Popen(
-            ["cargo", "lambda", "watch", "--release", "--invoke-port", str(port), "--ignore-changes"],
+            # --concurrency 8: cargo-lambda's best configuration for the 8-client row
+            # (its default runs one invocation at a time).
+            ["cargo", "lambda", "watch", "--release", "--invoke-port", str(port), "--ignore-changes",
+             "--concurrency", "8"],
             cwd=FUNCTION_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )

@@ -88,7 +88,12 @@ impl Scheduler {
             pool.release(sandbox, result.reusable);
             result
         });
-        run.await.map_err(|_| ScheduleError::ShuttingDown)
+        run.await.map_err(|e| {
+            // Only a panic in the host ends the task early; it is a bug, so
+            // log it, and spare the client a hung connection.
+            tracing::error!("an invocation of {name} ended abnormally: {e}");
+            ScheduleError::ShuttingDown
+        })
     }
 
     /// Stops taking invocations, waits up to `grace` for those under way,
@@ -109,13 +114,6 @@ impl Scheduler {
         for stop in stops.collect::<Vec<_>>() {
             let _ = stop.await;
         }
-    }
-
-    /// Process ids of every live sandbox of `name` (for status pages and tests).
-    pub fn pids(&self, name: &str) -> Vec<u32> {
-        self.pools.get(name).map_or_else(Vec::new, |p| {
-            p.lock().all.iter().filter_map(|s| s.pid()).collect()
-        })
     }
 }
 

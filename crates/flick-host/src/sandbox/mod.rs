@@ -187,10 +187,6 @@ impl Sandbox {
         Ok(())
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
     pub fn is_alive(&self) -> bool {
         !matches!(self.mailbox.status(), runtime_api::Status::Dead(_))
     }
