@@ -1,8 +1,10 @@
 //! The `flick` command: `serve` runs the host on a manifest, `invoke` calls a
-//! running host. Owns argument parsing, exit codes and printing; the work is
-//! in `flick-host` and in [`invoke`].
+//! running host, `queue` inspects and re-drives its durable queue. Owns
+//! argument parsing, exit codes and printing; the work is in `flick-host`,
+//! [`invoke`] and [`queue`].
 
 mod invoke;
+mod queue;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,8 @@ enum Command {
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
+    /// The durable queue of Event invocations: list, show-dlq, redrive.
+    Queue(queue::QueueArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
     #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
     Watchdog { cgroup: Option<PathBuf> },
@@ -49,10 +53,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Watchdog { cgroup } = cli.command {
-        flick_host::watchdog::run(cgroup);
-        return ExitCode::SUCCESS;
-    }
+    let command = match cli.command {
+        Command::Watchdog { cgroup } => {
+            flick_host::watchdog::run(cgroup);
+            return ExitCode::SUCCESS;
+        }
+        Command::Queue(args) => return queue::run(args),
+        other => other,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FLICK_LOG")
@@ -68,7 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
+    match command {
         Command::Serve {
             config,
             listen,
@@ -94,6 +102,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
-        Command::Watchdog { .. } => unreachable!("handled before the runtime starts"),
+        Command::Watchdog { .. } | Command::Queue(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }

@@ -35,6 +35,21 @@ pub fn lambda_timestamp(t: SystemTime) -> String {
     )
 }
 
+/// `2026-11-26T15:04:05.000Z`, the timestamp of asynchronous invocation records.
+pub fn iso8601(t: SystemTime) -> String {
+    let d = utc(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        d.year(),
+        d.month() as u8,
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.millisecond()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +61,6 @@ mod tests {
         assert_eq!(epoch_ms(t), 1_764_171_845_123);
         assert_eq!(utc_date_path(t), "2025/11/26");
         assert_eq!(lambda_timestamp(t), "2025-11-26T15:44:05.123+0000");
+        assert_eq!(iso8601(t), "2025-11-26T15:44:05.123Z");
     }
 }

@@ -5,16 +5,19 @@
 //! the request, [`scheduler`] picks a warm [`sandbox`] or starts one, the
 //! sandbox's [`runtime_api`] hands the event to the waiting `/next`, the
 //! function answers, the scheduler frees the sandbox and the reply goes back.
+//! An `Event` invocation has the [`queue`] in front: committed to disk,
+//! answered 202, then delivered by its workers through the same scheduler.
 //! [`logs`] carries function output and the START/END/REPORT lines;
 //! [`manifest`] is the configuration. [`serve`] puts it all together.
 
 pub mod build_step;
-mod clock;
+pub(crate) mod clock;
 pub mod function;
 pub mod invoke_api;
 pub mod logs;
 pub mod manifest;
 pub mod outcome;
+pub mod queue;
 pub mod runtime_api;
 pub mod sandbox;
 pub mod scheduler;

@@ -16,6 +16,8 @@ use toml::Spanned;
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
+const RETRY_ATTEMPTS_RANGE: (u32, u32) = (0, 2);
+const EVENT_AGE_RANGE_S: (u64, u64) = (60, 21_600);
 
 /// A manifest that parsed and passed validation.
 #[derive(Debug, Clone)]
@@ -50,6 +52,37 @@ pub struct FunctionConfig {
     pub idle_s: u64,
     pub build: Option<String>,
     pub per_sandbox_concurrency: usize,
+    /// How `Event` invocations are retried and where their results go.
+    pub async_config: AsyncConfig,
+}
+
+/// `[functions.NAME.async]`: Lambda's event invoke configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncConfig {
+    /// Retries after a function error (timeouts included), 0 to 2.
+    pub max_retry_attempts: u32,
+    /// An event older than this is given up, 60 to 21600.
+    pub max_event_age_s: u64,
+    /// The wait after the 1st, 2nd, … function error; the last one repeats.
+    pub retry_delays_s: Vec<u64>,
+    /// Function names (the `function:` prefix taken off) of the destinations.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    /// Events waiting or in flight beyond which `Event` invocations get 429.
+    pub max_queued: usize,
+}
+
+impl Default for AsyncConfig {
+    fn default() -> Self {
+        AsyncConfig {
+            max_retry_attempts: 2,
+            max_event_age_s: 21_600,
+            retry_delays_s: vec![60, 120],
+            on_success: None,
+            on_failure: None,
+            max_queued: 100_000,
+        }
+    }
 }
 
 /// Why a manifest was refused. The message names the key and, when known, its line.
@@ -136,6 +169,19 @@ struct RawFunction {
     build: Option<String>,
     #[serde(default = "default_per_sandbox")]
     per_sandbox_concurrency: Spanned<usize>,
+    #[serde(default, rename = "async")]
+    async_config: Option<RawAsync>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsync {
+    max_retry_attempts: Option<Spanned<u32>>,
+    max_event_age_s: Option<Spanned<u64>>,
+    retry_delays_s: Option<Spanned<Vec<u64>>>,
+    on_success: Option<Spanned<String>>,
+    on_failure: Option<Spanned<String>>,
+    max_queued: Option<Spanned<usize>>,
 }
 
 fn default_memory() -> Spanned<u64> {
@@ -210,6 +256,7 @@ impl Manifest {
             region: raw.server.region,
         };
 
+        let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();
         let mut functions = BTreeMap::new();
         for (name, f) in raw.functions {
             let key = |field: &str| format!("functions.{}.{field}", name.get_ref());
@@ -248,6 +295,10 @@ impl Manifest {
                     ),
                 ));
             }
+            let async_config = match f.async_config {
+                Some(raw) => check.async_config(&key("async"), raw, &names)?,
+                None => AsyncConfig::default(),
+            };
             let name = name.into_inner();
             let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
             functions.insert(
@@ -265,6 +316,7 @@ impl Manifest {
                     idle_s: f.idle_s.into_inner(),
                     build: f.build,
                     per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
+                    async_config,
                 },
             );
         }
@@ -309,6 +361,70 @@ impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
             ));
         }
         Ok(())
+    }
+
+    fn async_config(
+        &self,
+        table: &str,
+        raw: RawAsync,
+        functions: &[String],
+    ) -> Result<AsyncConfig, ManifestError> {
+        let key = |field: &str| format!("{table}.{field}");
+        let mut config = AsyncConfig::default();
+        if let Some(v) = raw.max_retry_attempts {
+            self.range(&key("max_retry_attempts"), &v, RETRY_ATTEMPTS_RANGE)?;
+            config.max_retry_attempts = v.into_inner();
+        }
+        if let Some(v) = raw.max_event_age_s {
+            self.range(&key("max_event_age_s"), &v, EVENT_AGE_RANGE_S)?;
+            config.max_event_age_s = v.into_inner();
+        }
+        if let Some(v) = raw.retry_delays_s {
+            let n = v.get_ref().len();
+            if !(1..=2).contains(&n) || v.get_ref().iter().any(|&d| d > EVENT_AGE_RANGE_S.1) {
+                return Err((self.invalid)(
+                    self.span(&v),
+                    format!(
+                        "{}: expected 1 or 2 delays in seconds, each at most {}",
+                        key("retry_delays_s"),
+                        EVENT_AGE_RANGE_S.1
+                    ),
+                ));
+            }
+            config.retry_delays_s = v.into_inner();
+        }
+        if let Some(v) = raw.max_queued {
+            self.at_least(&key("max_queued"), &v, 1)?;
+            config.max_queued = v.into_inner();
+        }
+        config.on_success = raw
+            .on_success
+            .map(|d| self.destination(&key("on_success"), d, functions))
+            .transpose()?;
+        config.on_failure = raw
+            .on_failure
+            .map(|d| self.destination(&key("on_failure"), d, functions))
+            .transpose()?;
+        Ok(config)
+    }
+
+    /// `function:NAME`, where NAME is a function of this manifest.
+    fn destination(
+        &self,
+        key: &str,
+        value: Spanned<String>,
+        functions: &[String],
+    ) -> Result<String, ManifestError> {
+        match value.get_ref().strip_prefix("function:") {
+            Some(name) if functions.iter().any(|f| f == name) => Ok(name.to_string()),
+            _ => Err((self.invalid)(
+                self.span(&value),
+                format!(
+                    "{key}: `{}` is not `function:NAME` with NAME a function of this manifest",
+                    value.get_ref()
+                ),
+            )),
+        }
     }
 
     /// Defaults carry an empty span at 0; they never fail checks, but keep the
@@ -442,6 +558,45 @@ mod tests {
     fn empty_command_and_bad_listen() {
         assert!(error_of("[functions.a]\ncommand = []\n").contains("functions.a.command"));
         assert!(error_of("[server]\nlisten = \"nowhere\"\n").contains("server.listen"));
+    }
+
+    #[test]
+    fn async_defaults_and_settings() {
+        let m = parse("[functions.a]\ncommand = [\"x\"]\n").unwrap();
+        assert_eq!(m.functions["a"].async_config, AsyncConfig::default());
+        let m = parse(
+            "[functions.a]\ncommand = [\"x\"]\n[functions.a.async]\nmax_retry_attempts = 0\n\
+             retry_delays_s = [1]\non_failure = \"function:dlq\"\n\
+             [functions.dlq]\ncommand = [\"x\"]\n",
+        )
+        .unwrap();
+        let a = &m.functions["a"].async_config;
+        assert_eq!(a.max_retry_attempts, 0);
+        assert_eq!(a.retry_delays_s, [1]);
+        assert_eq!(a.on_failure.as_deref(), Some("dlq"));
+        assert_eq!(a.on_success, None);
+    }
+
+    #[test]
+    fn async_errors_name_key_and_line() {
+        let base = "[functions.a]\ncommand = [\"x\"]\n[functions.a.async]\n";
+        let e = error_of(&format!("{base}max_retry_attempts = 3\n"));
+        assert!(
+            e.contains("functions.a.async.max_retry_attempts") && e.contains("line 4"),
+            "{e}"
+        );
+        let e = error_of(&format!("{base}max_event_age_s = 59\n"));
+        assert!(e.contains("functions.a.async.max_event_age_s"), "{e}");
+        let e = error_of(&format!("{base}on_success = \"function:nope\"\n"));
+        assert!(
+            e.contains("functions.a.async.on_success") && e.contains("line 4"),
+            "{e}"
+        );
+        let e = error_of(&format!("{base}retries = 1\n"));
+        assert!(
+            e.contains("unknown field `retries`") && e.contains("line 4"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! `flick serve` as a library call: from a manifest to a running host, and
 //! back down again on SIGTERM or Ctrl-C without leaving a process behind.
 //!
-//! Owns the order of start-up (builds, log sink, memory control, provisioned
-//! sandboxes, listener) and of shutdown (stop accepting, let invocations under
-//! way finish within a grace period, stop every sandbox, flush the logs).
+//! Owns the order of start-up (builds, log sink, the queue with its recovery,
+//! memory control, provisioned sandboxes, queue workers, listener) and of
+//! shutdown (stop accepting, stop taking queued events, let invocations under
+//! way finish within a grace period, stop every sandbox, close the queue,
+//! flush the logs). An event still in flight at the end stays in the queue
+//! and is delivered again at the next start.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +17,9 @@ use crate::build_step::{self, BuildError};
 use crate::invoke_api::{self, InvokeApi};
 use crate::logs::LogSink;
 use crate::manifest::{Manifest, ManifestError};
+use crate::queue::sqlite::{SqliteStore, StoreOptions};
+use crate::queue::worker::Workers;
+use crate::queue::{QueueStore, StoreError};
 use crate::sandbox::memory::MemoryControl;
 use crate::sandbox::HostContext;
 use crate::scheduler::Scheduler;
@@ -41,6 +47,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot open the queue {path}: {source}")]
+    Queue { path: PathBuf, source: StoreError },
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -62,6 +70,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         path: logs_dir,
         source,
     })?;
+    let queue_path = manifest.server.state_dir.join(crate::queue::DB_FILE);
+    let queue: Arc<dyn QueueStore> = Arc::new(
+        SqliteStore::open(&queue_path, store_options()).map_err(|source| ServeError::Queue {
+            path: queue_path.clone(),
+            source,
+        })?,
+    );
     let memory = Arc::new(MemoryControl::detect());
     tracing::info!("memory limits: {}", memory.describe());
     let watchdog = match Watchdog::start(memory.dir()) {
@@ -88,9 +103,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         },
     ));
     scheduler.boot().await;
+    let workers = Workers::start(queue.clone(), scheduler.clone());
 
     let api = Arc::new(InvokeApi {
         scheduler: scheduler.clone(),
+        queue: queue.clone(),
         region: manifest.server.region.clone(),
     });
     let app = invoke_api::router(api);
@@ -111,12 +128,29 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         "shutting down: waiting up to {:?} for invocations under way",
         options.grace
     );
+    workers.stop_claiming();
     scheduler.shutdown(options.grace).await;
-    // Let the answers of the last invocations reach their clients.
+    // Let the answers of the last invocations reach their clients, and the
+    // last deliveries be recorded.
     let _ = tokio::time::timeout(Duration::from_secs(1), served).await;
+    workers.join(Duration::from_secs(1)).await;
+    let _ = queue.close().await;
     logs.flush().await;
     memory.cleanup();
     Ok(())
+}
+
+/// `FLICK_QUEUE_MAX_BATCH` caps the events committed together; the queue
+/// benchmark sets it to 1 for its one-fsync-per-event baseline.
+fn store_options() -> StoreOptions {
+    let mut options = StoreOptions::default();
+    if let Some(n) = std::env::var("FLICK_QUEUE_MAX_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.max_batch = n;
+    }
+    options
 }
 
 async fn shutdown_signal() {

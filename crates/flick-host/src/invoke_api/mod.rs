@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use crate::function::{function_arn, Function};
 use crate::outcome::Outcome;
+use crate::queue::{now_ms, NewEvent, QueueStore, StoreError, MAX_ASYNC_PAYLOAD};
 use crate::sandbox::InvokeRequest;
 use crate::scheduler::{ScheduleError, Scheduler};
 pub use error::ApiError;
@@ -35,6 +36,8 @@ pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
 /// What the Invoke API needs from the host.
 pub struct InvokeApi {
     pub scheduler: Arc<Scheduler>,
+    /// Where `Event` invocations are committed before their 202.
+    pub queue: Arc<dyn QueueStore>,
     pub region: String,
 }
 
@@ -83,13 +86,37 @@ async fn invoke(
     let client_context = header(&headers, "x-amz-client-context")
         .map(decode_client_context)
         .transpose()?;
-    let payload = read_payload(body, MAX_SYNC_PAYLOAD).await?;
+    let limit = match invocation_type {
+        InvocationType::Event => MAX_ASYNC_PAYLOAD,
+        InvocationType::RequestResponse | InvocationType::DryRun => MAX_SYNC_PAYLOAD,
+    };
+    let payload = read_payload(body, limit).await?;
 
     match invocation_type {
         InvocationType::DryRun => Ok(StatusCode::NO_CONTENT.into_response()),
-        InvocationType::Event => Err(ApiError::InvalidParameter(
-            "InvocationType Event needs the durable queue, which this host does not have yet; use RequestResponse".into(),
-        )),
+        InvocationType::Event => {
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let event = NewEvent {
+                id: request_id.clone(),
+                function: function.config.name.clone(),
+                payload,
+                client_context,
+                accepted_ms: now_ms(),
+            };
+            // Resolves only once the event is committed to disk.
+            api.queue
+                .enqueue(event, function.config.async_config.max_queued)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Full { .. } => ApiError::Throttled,
+                    other => ApiError::Service(other.to_string()),
+                })?;
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert("x-amzn-requestid", v);
+            }
+            Ok(resp)
+        }
         InvocationType::RequestResponse => {
             let request_id = uuid::Uuid::new_v4().to_string();
             let req = InvokeRequest {
@@ -103,7 +130,11 @@ async fn invoke(
                 .invoke(&function.config.name, req)
                 .await
                 .map_err(|e| api.schedule_error(e, &function))?;
-            Ok(sync_response(&request_id, result.outcome, tail.then_some(result.log_tail).flatten()))
+            Ok(sync_response(
+                &request_id,
+                result.outcome,
+                tail.then_some(result.log_tail).flatten(),
+            ))
         }
     }
 }
