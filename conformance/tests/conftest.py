@@ -211,6 +211,42 @@ def raw_function(mode="normal", state_file=None, **extra):
     return spec
 
 
+def delivery_function(deliveries, async_config=None, **extra):
+    """The raw runtime, appending every delivery to the file `deliveries` (see
+    raw_runtime.py); `async_config` becomes its `[functions.NAME.async]` table."""
+    spec = raw_function(**extra)
+    spec["env"] = dict(spec["env"], RAW_DELIVERY_FILE=str(deliveries))
+    if async_config is not None:
+        spec["async"] = async_config
+    return spec
+
+
+def read_deliveries(path):
+    """The JSON lines raw_runtime.py appended to RAW_DELIVERY_FILE (a line cut
+    short by a killed process is skipped)."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def wait_deliveries(path, done, timeout=15.0):
+    """Waits until done(deliveries) is true; returns the deliveries either way."""
+    deadline = time.time() + timeout
+    while True:
+        found = read_deliveries(path)
+        if done(found) or time.time() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 class Runtimes:
     """Builds the manifest entry of a runtime's conformance function on demand,
     so that a test only needs the toolchains of the runtimes it uses."""
@@ -380,6 +416,17 @@ class Host:
                 if isinstance(result.get(key), int):
                     self.seen_pids.add(result[key])
         return resp, result
+
+    def send_event(self, name, payload=None, raw=None, headers=None):
+        """One raw `InvocationType: Event` call; returns (status, headers, body)."""
+        body = raw if raw is not None else json.dumps({} if payload is None else payload).encode()
+        return self.http("POST", f"/2015-03-31/functions/{name}/invocations", body,
+                         dict({"X-Amz-Invocation-Type": "Event"}, **(headers or {})))
+
+    def flick(self, *args):
+        """Runs `flick ARGS --config <this host's manifest>`-style commands (the
+        subcommand's own --config); returns the CompletedProcess."""
+        return subprocess.run([self.flick_bin, *args], capture_output=True, text=True, timeout=30, cwd=self.root)
 
     def log_path(self, name):
         return self.root / self.server["state_dir"] / "logs" / f"{name}.log"

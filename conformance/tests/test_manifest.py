@@ -55,6 +55,24 @@ def test_invalid_function_field(flick_bin, tmp_path, case):
     assert names_line(proc.stderr, line), f"stderr must name line {line}:\n{proc.stderr}\n---\n{text}"
 
 
+@pytest.mark.parametrize("setting", [
+    "max_retry_attempts = 3",
+    "max_event_age_s = 30",
+    "max_event_age_s = 21601",
+    'on_failure = "function:nowhere"',
+    'on_success = "f"',
+    "max_queued = 0",
+])
+def test_invalid_async_setting(flick_bin, tmp_path, setting):
+    """[functions.NAME.async]: Lambda's ranges, destinations naming a function of the manifest."""
+    text = base(tmp_path) + f"\n[functions.f.async]\n{setting}\n"
+    proc = serve_bad(flick_bin, tmp_path, text)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    key = setting.split(" =")[0]
+    assert f"functions.f.async.{key}" in proc.stderr, proc.stderr
+    assert names_line(proc.stderr, line_of(text, setting)), proc.stderr
+
+
 def test_missing_command(flick_bin, tmp_path):
     text = render_manifest({"listen": "127.0.0.1:0"}, {"f": {"workdir": str(FUNCTIONS / "python"), "timeout_s": 3}})
     proc = serve_bad(flick_bin, tmp_path, text)

@@ -3,6 +3,9 @@
 
 Start: python3 raw_runtime.py   (reads AWS_LAMBDA_RUNTIME_API)
 RAW_STATE_FILE env: if set, statuses kept by the actions are also appended there.
+RAW_DELIVERY_FILE env: if set, every invocation first appends one JSON line
+  {"rid", "fn", "t" (epoch seconds), "event"} there, so tests can count
+  deliveries of asynchronous events across sandboxes and host restarts.
 RAW_MODE env: "normal" (default) | "init_error" (post /init/error, exit 1)
               | "ignore_sigterm" (serve normally but ignore SIGTERM)
 AWS_LAMBDA_MAX_CONCURRENCY > 1: that many threads poll /next in parallel.
@@ -20,6 +23,8 @@ Actions (event["action"]):
   error           POST /invocation/ID/error with event["errorType"], event["message"]
   state           answer the statuses kept by the actions above
   crash           exit 1 without answering
+  fail_first      POST an error while this request id has been delivered at
+                  most event["n"] times (needs RAW_DELIVERY_FILE), then answer
 """
 
 import json
@@ -66,7 +71,41 @@ def remember(key, value):
     log(f"RAW_STATE {key}={value}")
 
 
+def record_delivery(request_id, body):
+    path = os.environ.get("RAW_DELIVERY_FILE")
+    if not path:
+        return
+    try:
+        event = json.loads(body)
+    except ValueError:
+        event = body.decode(errors="replace")
+    line = json.dumps({"rid": request_id, "fn": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+                       "t": time.time(), "event": event}) + "\n"
+    # One write on an O_APPEND descriptor: lines of concurrent sandboxes do not interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def deliveries_of(request_id):
+    count = 0
+    with open(os.environ["RAW_DELIVERY_FILE"]) as f:
+        for line in f:
+            if f'"rid": "{request_id}"' in line:
+                count += 1
+    return count
+
+
+def post_error(request_id, err_type, message):
+    err = {"errorMessage": message, "errorType": err_type, "stackTrace": []}
+    return call("POST", f"/invocation/{request_id}/error", json.dumps(err).encode(),
+                {"Lambda-Runtime-Function-Error-Type": err_type, "Content-Type": "application/json"})
+
+
 def handle(request_id, headers, body):
+    record_delivery(request_id, body)
     try:
         event = json.loads(body)
     except ValueError:
@@ -108,6 +147,11 @@ def handle(request_id, headers, body):
         status, _, _ = call("POST", f"/invocation/{request_id}/error", json.dumps(err).encode(),
                             {"Lambda-Runtime-Function-Error-Type": err_type, "Content-Type": "application/json"})
         remember("error_post", status)
+    elif action == "fail_first":
+        if deliveries_of(request_id) <= event.get("n", 1):
+            post_error(request_id, "Custom.FailFirst", f"failing delivery {deliveries_of(request_id)}")
+        else:
+            respond(request_id, {"delivered": True, "id": event.get("id")})
     elif action == "state":
         with STATE_LOCK:
             respond(request_id, dict(STATE, pid=os.getpid()))
