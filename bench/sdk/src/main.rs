@@ -34,6 +34,8 @@ struct Measured {
     first_next: Vec<Duration>,
     round_trip: Vec<Duration>,
     rss_kb: u64,
+    /// CPU time the function process spent on the timed invocations.
+    cpu: Duration,
 }
 
 fn main() {
@@ -65,11 +67,7 @@ fn main() {
             m.first_next.push(time_to_first_next(&subject.binary));
         }
     }
-    for (subject, m) in subjects.iter().zip(&mut measured) {
-        let (round_trips, rss_kb) = warm_invocations(&subject.binary);
-        m.round_trip = round_trips;
-        m.rss_kb = rss_kb;
-    }
+    warm_invocations(&subjects, &mut measured);
 
     let trace = flick_startup_trace(&subjects[0].binary);
     let mut report = render(&subjects, &mut measured);
@@ -109,22 +107,39 @@ fn flick_startup_trace(binary: &Path) -> String {
     .unwrap_or_else(|| "(no startup trace line)".into())
 }
 
-/// Warms the function up, times `INVOCATIONS` round trips, then reads its
-/// resident set size.
-fn warm_invocations(binary: &Path) -> (Vec<Duration>, u64) {
-    let server = RuntimeApiServer::start();
-    let function = Function::start(binary.to_owned(), &server);
-    for _ in 0..WARMUP {
-        expect_echo(server.invoke(EVENT));
-    }
-    let round_trips = (0..INVOCATIONS)
-        .map(|_| {
-            let started = Instant::now();
-            expect_echo(server.invoke(EVENT));
-            started.elapsed()
+/// Warms both functions up, then times `INVOCATIONS` round trips of each,
+/// alternating between them so that load changes hit both alike, then reads
+/// their resident set sizes. After each invocation the benchmark waits for
+/// that function's next `/next` request, so that one function's tail work
+/// (reading the `202`, asking for the next event) never runs inside the
+/// other's timed window.
+fn warm_invocations(subjects: &[Subject], measured: &mut [Measured]) {
+    let running: Vec<(RuntimeApiServer, Function)> = subjects
+        .iter()
+        .map(|subject| {
+            let server = RuntimeApiServer::start();
+            let function = Function::start(subject.binary.clone(), &server);
+            for _ in 0..WARMUP {
+                expect_echo(server.invoke(EVENT));
+            }
+            (server, function)
         })
         .collect();
-    (round_trips, rss_kb(function.pid()))
+    let cpu_before: Vec<Duration> = running.iter().map(|(_, f)| cpu_time(f.pid())).collect();
+    for i in 0..INVOCATIONS {
+        for ((server, _), m) in running.iter().zip(measured.iter_mut()) {
+            let started = Instant::now();
+            expect_echo(server.invoke(EVENT));
+            m.round_trip.push(started.elapsed());
+            // One /next at start, one after each warm-up and timed invocation.
+            let idle = server.wait_idle(1 + WARMUP + i + 1, Duration::from_secs(10));
+            assert!(idle, "the function did not ask for its next event");
+        }
+    }
+    for (((_, function), m), before) in running.iter().zip(measured.iter_mut()).zip(cpu_before) {
+        m.cpu = cpu_time(function.pid()) - before;
+        m.rss_kb = rss_kb(function.pid());
+    }
 }
 
 fn expect_echo(outcome: Outcome) {
@@ -139,6 +154,19 @@ fn rss_kb(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
+}
+
+/// CPU time used so far by every thread of process `pid` (nanosecond
+/// precision, from the scheduler's per-thread accounting), so that it does
+/// not depend on how busy the rest of the machine is.
+fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("read tasks");
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 fn median(samples: &mut [Duration]) -> Duration {
@@ -238,6 +266,14 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         us(round_trip.0) / us(round_trip.1),
         verdict(round_trip.0 <= round_trip.1),
     );
+    let per_call = |m: &Measured| us(m.cpu) / INVOCATIONS as f64;
+    let _ = writeln!(
+        out,
+        "| function CPU per warm invocation | {:.1} µs | {:.1} µs | {:.3} | | |",
+        per_call(flick),
+        per_call(official),
+        per_call(flick) / per_call(official),
+    );
     let _ = writeln!(
         out,
         "| warm round trip, p99 | {:.1} µs | {:.1} µs | {:.3} | | |",
@@ -250,7 +286,10 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         "\nExec → first `/next` is measured by the server: from just before the benchmark spawns \
          the process to the arrival of its first `/next` request, so it includes fork/exec, \
          dynamic loading, runtime init and connecting. The round trip is from queueing an event \
-         to receiving its `/response`, through the server's `/next` long poll. On a shared \
+         to receiving its `/response`, through the server's `/next` long poll; the two \
+         functions' invocations alternate. CPU per warm invocation is the function process's \
+         own CPU time (all threads) over the timed invocations: it does not move with the \
+         machine's load. On a shared \
          machine the absolute startup time moves with the load of its other users (about 0.6 ms \
          of it is spawning any process here: `/bin/true` takes that long); the ratio between \
          the two, measured alternately in the same run, is the stable figure."

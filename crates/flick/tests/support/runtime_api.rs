@@ -217,11 +217,22 @@ impl RuntimeApiServer {
 
     /// Waits until `count` `/next` requests have arrived; returns their times.
     pub fn wait_next_requests(&self, count: usize, limit: Duration) -> Option<Vec<Instant>> {
+        let state = self.wait_for_next_count(count, limit)?;
+        Some(state.next_requests.clone())
+    }
+
+    /// Waits until `count` `/next` requests have arrived, that is until the
+    /// function is idle again after `count - 1` invocations.
+    pub fn wait_idle(&self, count: usize, limit: Duration) -> bool {
+        self.wait_for_next_count(count, limit).is_some()
+    }
+
+    fn wait_for_next_count(&self, count: usize, limit: Duration) -> Option<MutexGuard<'_, State>> {
         let deadline = Instant::now() + limit;
         let mut state = self.shared.lock();
         loop {
             if state.next_requests.len() >= count {
-                return Some(state.next_requests.clone());
+                return Some(state);
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             state = self.shared.changed.wait_timeout(state, left).unwrap().0;
