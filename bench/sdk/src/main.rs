@@ -32,6 +32,8 @@ struct Subject {
 struct Measured {
     size: u64,
     first_next: Vec<Duration>,
+    /// CPU time the process had used when its first `/next` arrived.
+    startup_cpu: Vec<Duration>,
     round_trip: Vec<Duration>,
     rss_kb: u64,
     /// CPU time the function process spent on the timed invocations.
@@ -64,7 +66,9 @@ fn main() {
 
     for _ in 0..STARTS {
         for (subject, m) in subjects.iter().zip(&mut measured) {
-            m.first_next.push(time_to_first_next(&subject.binary));
+            let (wall, cpu) = time_to_first_next(&subject.binary);
+            m.first_next.push(wall);
+            m.startup_cpu.push(cpu);
         }
     }
     warm_invocations(&subjects, &mut measured);
@@ -81,14 +85,15 @@ fn main() {
 }
 
 /// Starts the function and returns the time from just before exec to the
-/// arrival of its first `/next` request.
-fn time_to_first_next(binary: &Path) -> Duration {
+/// arrival of its first `/next` request, and the CPU time the process had
+/// used by then.
+fn time_to_first_next(binary: &Path) -> (Duration, Duration) {
     let server = RuntimeApiServer::start();
     let function = Function::start(binary.to_owned(), &server);
     let arrivals = server
         .wait_next_requests(1, Duration::from_secs(10))
         .expect("the function calls /next");
-    arrivals[0] - function.started
+    (arrivals[0] - function.started, cpu_time(function.pid()))
 }
 
 /// Flick's startup trace line from one cold start.
@@ -188,6 +193,10 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         median(&mut flick.first_next),
         median(&mut official.first_next),
     );
+    let startup_cpu = (
+        median(&mut flick.startup_cpu),
+        median(&mut official.startup_cpu),
+    );
     let round_trip = (
         median(&mut flick.round_trip),
         median(&mut official.round_trip),
@@ -251,6 +260,13 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
     );
     let _ = writeln!(
         out,
+        "| CPU used by the first `/next` (median) | {:.0} µs | {:.0} µs | {:.3} | | |",
+        us(startup_cpu.0),
+        us(startup_cpu.1),
+        us(startup_cpu.0) / us(startup_cpu.1),
+    );
+    let _ = writeln!(
+        out,
         "| RSS after {} invocations | {} KB | {} KB | {:.3} | ≤ 4 MB | {} |",
         WARMUP + INVOCATIONS,
         flick.rss_kb,
@@ -287,9 +303,9 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
          the process to the arrival of its first `/next` request, so it includes fork/exec, \
          dynamic loading, runtime init and connecting. The round trip is from queueing an event \
          to receiving its `/response`, through the server's `/next` long poll; the two \
-         functions' invocations alternate. CPU per warm invocation is the function process's \
-         own CPU time (all threads) over the timed invocations: it does not move with the \
-         machine's load. On a shared \
+         functions' invocations alternate. The CPU rows are the function process's \
+         own CPU time (all threads; from exec for the first `/next`, over the timed \
+         invocations for the warm row): they move far less with the machine's load. On a shared \
          machine the absolute startup time moves with the load of its other users (about 0.6 ms \
          of it is spawning any process here: `/bin/true` takes that long); the ratio between \
          the two, measured alternately in the same run, is the stable figure."
