@@ -63,12 +63,12 @@ impl Workers {
     /// after the next start.
     pub async fn join(self, timeout: Duration) {
         self.stop_claiming();
-        let all = futures_join(self.dispatchers);
+        let all = join_all(self.dispatchers);
         let _ = tokio::time::timeout(timeout, all).await;
     }
 }
 
-async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+async fn join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
     for handle in handles {
         let _ = handle.await;
     }
@@ -190,14 +190,16 @@ async fn deliver(ctx: &Ctx, event: QueuedEvent) {
     };
     let settlement = match ctx.policy.after(&mut counters, attempt, accepted, now_ms()) {
         Decision::Done => Settlement::Done {
-            follow_up: destination_event(
-                ctx,
-                &event,
-                counters.invokes,
-                Condition::Success,
-                Some(&response),
-                ctx.function.config.async_config.on_success.as_deref(),
-            ),
+            follow_up: ctx
+                .function
+                .config
+                .async_config
+                .on_success
+                .as_deref()
+                .map(|dest| {
+                    let record = record(ctx, &event, counters, Condition::Success, Some(&response));
+                    new_event(dest, record)
+                }),
         },
         Decision::RetryAt(at) => {
             tracing::debug!(
@@ -230,14 +232,7 @@ fn give_up(
         condition.as_str(),
         counters.invokes
     );
-    let record = invocation_record(
-        &event.event.id,
-        &ctx.function.arn,
-        condition,
-        counters.invokes,
-        &event.event.payload,
-        response,
-    );
+    let record = record(ctx, event, counters, condition, response);
     let follow_up = ctx
         .function
         .config
@@ -253,26 +248,24 @@ fn give_up(
     }
 }
 
-fn destination_event(
+fn record(
     ctx: &Ctx,
     event: &QueuedEvent,
-    invokes: u32,
+    counters: super::Counters,
     condition: Condition,
     response: Option<&LastResponse>,
-    destination: Option<&str>,
-) -> Option<NewEvent> {
-    let destination = destination?;
-    let record = invocation_record(
+) -> bytes::Bytes {
+    invocation_record(
         &event.event.id,
         &ctx.function.arn,
         condition,
-        invokes,
+        counters.invokes,
         &event.event.payload,
         response,
-    );
-    Some(new_event(destination, record))
+    )
 }
 
+/// A destination's event: the record, under a request id of its own.
 fn new_event(function: &str, payload: bytes::Bytes) -> NewEvent {
     NewEvent {
         id: uuid::Uuid::new_v4().to_string(),
