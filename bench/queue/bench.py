@@ -16,6 +16,9 @@ Measured in one run, on this machine, against the release build:
   to an idle warm sandbox (the raw Python runtime, which stamps the time it
   receives each event); the delay is its stamp minus the client's time of the
   202, same clock.
+- the store alone: the same two modes without HTTP, 64 tokio tasks calling
+  the store directly (crates/flick-host/examples/queue_store.rs), to show what
+  group commit itself buys once the HTTP server's CPU is out of the way.
 - fsync: the cost of one write+fsync of the state_dir's file system, because
   it decides the baseline.
 
@@ -38,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FLICK = REPO / "target" / "release" / "flick"
 ECHO = REPO / "target" / "release" / "echo-official"
+STORE_BENCH = REPO / "target" / "release" / "examples" / "queue_store"
 RAW = REPO / "conformance" / "functions" / "python"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TRIALS = int(os.environ.get("TRIALS", "3"))
@@ -142,17 +146,34 @@ def delivery_latency():
     return {"p50": statistics.median(delays), "p99": delays[int(len(delays) * 0.99) - 1], "max": delays[-1], "n": len(delays)}
 
 
+def store_alone(batch_of_one):
+    state = tempfile.mkdtemp(prefix="flick-queue-store-")
+    events = 10_000 if batch_of_one else 100_000
+    try:
+        out = subprocess.run([str(STORE_BENCH), state, str(events), "1" if batch_of_one else "8192"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        subprocess.run(["rm", "-rf", state])
+    return json.loads(out)
+
+
 def fsync_ms():
+    """Median cost of what a WAL commit asks of the disk: overwrite a page of a
+    file that already has its size, then fdatasync."""
     path = Path(tempfile.mkdtemp(prefix="flick-fsync-")) / "f"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    t = time.perf_counter()
-    for _ in range(500):
-        os.write(fd, b"x" * 128)
-        os.fsync(fd)
-    cost = (time.perf_counter() - t) / 500 * 1000
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    os.write(fd, b"\0" * (1 << 20))
+    os.fsync(fd)
+    costs = []
+    for i in range(500):
+        t = time.perf_counter()
+        os.pwrite(fd, b"x" * 4096, (i * 4096) % (1 << 20))
+        os.fdatasync(fd)
+        costs.append((time.perf_counter() - t) * 1000)
     os.close(fd)
     path.unlink()
-    return cost
+    path.parent.rmdir()
+    return statistics.median(costs)
 
 
 def main():
@@ -164,6 +185,14 @@ def main():
             runs[mode].append(r)
             print(f"trial {trial + 1} {mode}: {r['accepted_per_s']:.0f} accepted/s (p50 {r['p50']}, p99 {r['p99']}, refused {r['refused']})",
                   file=sys.stderr)
+    store = {"group commit": [], "batch of 1": []}
+    for trial in range(TRIALS):
+        for mode in store:
+            r = store_alone(mode == "batch of 1")
+            store[mode].append(r)
+            print(f"store alone, trial {trial + 1} {mode}: {r}", file=sys.stderr)
+    store_med = {m: statistics.median(r["events_per_s"] for r in rs) for m, rs in store.items()}
+    store_ratio = store_med["group commit"] / store_med["batch of 1"]
     latency = delivery_latency()
     print(f"202 -> delivery start: {latency}", file=sys.stderr)
     med = {m: statistics.median(r["accepted_per_s"] for r in rs) for m, rs in runs.items()}
@@ -175,7 +204,7 @@ def main():
         "",
         f"`bench/queue/run`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores "
         f"(load average before: {load[0]:.2f}, shared with other work), state_dir on {fs}, "
-        f"write+fsync of that file system: {fsync:.2f} ms. wrk, {CONNECTIONS} keep-alive connections, "
+        f"a 4 KB overwrite + fdatasync there (what a WAL commit costs the disk): {fsync:.2f} ms (median). wrk, {CONNECTIONS} keep-alive connections, "
         f"{WRK_SECONDS} s per trial, {TRIALS} trials per mode, interleaved; median shown.",
         "",
         "| mode | accepted events/s (median) | trials | client p50 / p99 (last trial) |",
@@ -188,13 +217,38 @@ def main():
         "",
         f"Group commit accepts **{ratio:.1f}×** the events per second of one fsync per event.",
         "",
+        "The store alone (no HTTP; 64 tasks enqueueing directly, durable commits):",
+        "",
+        "| mode | events/s (median) | trials | events per commit (last trial) |",
+        "|---|---|---|---|",
+    ]
+    for mode, rs in store.items():
+        trials = ", ".join(str(r["events_per_s"]) for r in rs)
+        lines.append(f"| {mode} | **{store_med[mode]:.0f}** | {trials} | {rs[-1]['events'] / rs[-1]['commits']:.1f} |")
+    lines += [
+        "",
+        f"Group commit in the store alone: **{store_ratio:.1f}×** one fsync per event.",
+        "",
         f"202 → delivery start, idle warm sandbox, {latency['n']} events one at a time: "
-        f"p50 **{latency['p50']:.2f} ms**, p99 **{latency['p99']:.2f} ms**, max {latency['max']:.2f} ms.",
+        f"p50 **{latency['p50']:.2f} ms**, p99 **{latency['p99']:.2f} ms**, max {latency['max']:.2f} ms "
+        "(near 0 is possible: the commit that releases the 202 also wakes the worker).",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        f"| ≥ 5,000 accepted events/s, 64 clients, full durability | {med['group commit']:.0f}/s | {'yes' if med['group commit'] >= 5000 else 'no'} |",
+        f"| ≥ 10× one fsync per event | {ratio:.1f}× | {'yes' if ratio >= 10 else 'no'} |",
+        f"| p99 202 → delivery start ≤ 20 ms, idle workers | {latency['p99']:.2f} ms | {'yes' if latency['p99'] <= 20 else 'no'} |",
         "",
         "Every 202 was sent after its event's commit (`synchronous=FULL`, WAL). The events are",
         "delivered to the official Rust echo function while wrk runs, so the host's CPU also goes",
         "to delivery. The baseline is the same host with `FLICK_QUEUE_MAX_BATCH=1`. How far apart",
         "the two are depends on the disk: the fsync cost above is what one event pays alone.",
+        "This VM's disk acknowledges a sync in about a tenth of a millisecond (it has a write",
+        "cache), so one fsync per event still allows several thousand events/s, and through HTTP",
+        "group commit is then bound by the 2 shared cores (wrk, the host, the deliveries), not by",
+        "the disk: the ratio through HTTP stays under 10× here, while the store alone shows what",
+        "grouping saves. On a disk whose sync takes milliseconds the baseline is bound to about",
+        "1/sync events/s, and group commit pays that sync once per batch (tens of events above).",
         "",
     ]
     RESULTS.write_text("\n".join(lines))
