@@ -303,6 +303,7 @@ class Host:
         self.stdout_path = self.root / "host.stdout"
         self.stderr_path = self.root / "host.stderr"
         self.extra_env = extra_env or {}
+        self.serve_args = []  # more `flick serve` arguments, e.g. ["--grace", "1"]
         self.proc = None
         self.seen_pids = set()
         self._client = None
@@ -315,7 +316,8 @@ class Host:
         env["FLICK_CONFORMANCE_HOST_ONLY"] = "leak-canary"
         env.update(self.extra_env)
         self.proc = subprocess.Popen(
-            [self.flick_bin, "serve", "--config", str(self.manifest), "--listen", f"127.0.0.1:{self.port}"],
+            [self.flick_bin, "serve", "--config", str(self.manifest), "--listen", f"127.0.0.1:{self.port}",
+             *self.serve_args],
             stdout=open(self.stdout_path, "wb"), stderr=open(self.stderr_path, "wb"),
             stdin=subprocess.DEVNULL, cwd=cwd or self.root, env=env,
         )
@@ -424,8 +426,8 @@ class Host:
                          dict({"X-Amz-Invocation-Type": "Event"}, **(headers or {})))
 
     def flick(self, *args):
-        """Runs `flick ARGS --config <this host's manifest>`-style commands (the
-        subcommand's own --config); returns the CompletedProcess."""
+        """Runs the host binary with ARGS (e.g. `queue --config MANIFEST list`) in
+        the host's folder; returns the CompletedProcess."""
         return subprocess.run([self.flick_bin, *args], capture_output=True, text=True, timeout=30, cwd=self.root)
 
     def log_path(self, name):
