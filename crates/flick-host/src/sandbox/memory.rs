@@ -73,6 +73,7 @@ impl MemoryControl {
                     cgroup: None,
                     v2: false,
                     rlimit_bytes: Some(bytes),
+                    peak_file: None,
                 })
             }
         };
@@ -85,9 +86,16 @@ impl MemoryControl {
             // Lambda has no swap; keep the limit honest where swap exists.
             let _ = std::fs::write(cg.join("memory.swap.max"), "0");
         }
+        let v2 = matches!(self, MemoryControl::CgroupV2 { .. });
+        let peak = if v2 {
+            "memory.peak"
+        } else {
+            "memory.max_usage_in_bytes"
+        };
         Ok(MemoryLimit {
+            peak_file: std::fs::File::open(cg.join(peak)).ok(),
             cgroup: Some(cg),
-            v2: matches!(self, MemoryControl::CgroupV2 { .. }),
+            v2,
             rlimit_bytes: None,
         })
     }
@@ -189,6 +197,9 @@ pub struct MemoryLimit {
     cgroup: Option<PathBuf>,
     v2: bool,
     rlimit_bytes: Option<u64>,
+    /// The cgroup's peak-usage file, opened once: it is read after every
+    /// invocation, and a path lookup each time is measurable.
+    peak_file: Option<std::fs::File>,
 }
 
 impl MemoryLimit {
@@ -205,18 +216,18 @@ impl MemoryLimit {
 
     /// Peak memory of the sandbox in bytes; `pid` is used without a cgroup.
     pub fn peak_bytes(&self, pid: Option<u32>) -> u64 {
-        match &self.cgroup {
-            Some(cg) => {
-                let file = if self.v2 {
-                    "memory.peak"
-                } else {
-                    "memory.max_usage_in_bytes"
-                };
-                read_u64(&cg.join(file))
-                    .or_else(|| read_u64(&cg.join("memory.current")))
+        match (&self.peak_file, &self.cgroup) {
+            (Some(file), _) => {
+                use std::os::unix::fs::FileExt;
+                let mut buf = [0u8; 32];
+                let n = file.read_at(&mut buf, 0).unwrap_or(0);
+                std::str::from_utf8(&buf[..n])
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok())
                     .unwrap_or(0)
             }
-            None => pid.map(vm_hwm_bytes).unwrap_or(0),
+            (None, Some(cg)) => read_u64(&cg.join("memory.current")).unwrap_or(0),
+            (None, None) => pid.map(vm_hwm_bytes).unwrap_or(0),
         }
     }
 
