@@ -218,6 +218,7 @@ def wait_port(port, timeout=300):
 
 
 def main():
+    load_before = os.getloadavg()[0]
     flick = bench_flick()
     rss = bench_flick_rss()
     cl = bench_cargo_lambda()
@@ -233,7 +234,8 @@ def main():
     lines = [
         "# Host benchmark: Flick vs cargo lambda watch",
         "",
-        f"Run `bench/host/run` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {cpu}).",
+        f"Run `bench/host/run` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {cpu}; "
+        f"1-minute load average {load_before:.2f} before the run, {os.getloadavg()[0]:.2f} after).",
         "Function: the official `lambda_runtime` echo (conformance/functions/rust-official), release build, both hosts.",
         "Warm figures: wrk on keep-alive connections, "
         f"{WARM_SECONDS} s per row; cold figures: client-side time of the first invoke of a fresh sandbox.",
