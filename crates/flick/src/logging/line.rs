@@ -68,9 +68,7 @@ impl<'a> Line<'a> {
                 self.out.push_str(",\"message\":");
                 push_json_display(self.out, message);
             }
-            LogFormat::Text => {
-                let _ = write!(self.out, "{message}");
-            }
+            LogFormat::Text => push_text(self.out, message),
         }
     }
 
@@ -79,9 +77,7 @@ impl<'a> Line<'a> {
         self.key(key);
         match self.format {
             LogFormat::Json => push_json_display(self.out, value),
-            LogFormat::Text => {
-                let _ = write!(self.out, "{value}");
-            }
+            LogFormat::Text => push_text(self.out, value),
         }
     }
 
@@ -135,6 +131,19 @@ pub(crate) fn with_buffer(f: impl FnOnce(&mut String)) {
     })
 }
 
+/// Appends text for a text-format line, with newlines turned into carriage
+/// returns as Lambda's own runtimes do, so that a multi-line message stays one
+/// log event.
+fn push_text(out: &mut String, value: &dyn Display) {
+    let start = out.len();
+    let _ = write!(out, "{value}");
+    // SAFETY: swapping one ASCII byte for another keeps the text UTF-8.
+    let written = unsafe { &mut out.as_bytes_mut()[start..] };
+    for byte in written.iter_mut().filter(|b| **b == b'\n') {
+        *byte = b'\r';
+    }
+}
+
 fn level_name(level: Level) -> &'static str {
     match level {
         Level::TRACE => "TRACE",
@@ -170,7 +179,11 @@ mod tests {
         let mut line = Line::start(&mut out, LogFormat::Text, Level::INFO);
         line.message(&"hello");
         line.field("user", &"ann");
+        line.field("note", &"two\nlines");
         let columns: Vec<&str> = out.split('\t').collect();
-        assert_eq!(&columns[1..], ["-", "INFO", "hello user=ann"]);
+        assert_eq!(
+            &columns[1..],
+            ["-", "INFO", "hello user=ann note=two\rlines"]
+        );
     }
 }
