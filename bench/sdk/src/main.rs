@@ -188,7 +188,6 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
     let [flick, official] = measured else {
         unreachable!("two subjects")
     };
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
     let first_next = (
         median(&mut flick.first_next),
         median(&mut official.first_next),
@@ -205,7 +204,6 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         percentile(&mut flick.round_trip, 0.99),
         percentile(&mut official.round_trip, 0.99),
     );
-    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
 
     let mut out = String::new();
     let _ = writeln!(
@@ -240,62 +238,71 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
         "| metric | flick | official | flick / official | target | |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---|---|");
-    let _ = writeln!(
-        out,
-        "| stripped binary size | {} B ({:.0} KB) | {} B ({:.0} KB) | {:.3} | ≤ 0.5 | {} |",
-        flick.size,
-        flick.size as f64 / 1024.0,
-        official.size,
-        official.size as f64 / 1024.0,
+    let kb = |bytes: u64| format!("{bytes} B ({:.0} KB)", bytes as f64 / 1024.0);
+    let size_ok = flick.size * 2 <= official.size;
+    row(
+        &mut out,
+        "stripped binary size",
+        (kb(flick.size), kb(official.size)),
         flick.size as f64 / official.size as f64,
-        verdict(flick.size * 2 <= official.size),
+        "≤ 0.5",
+        Some(size_ok),
     );
-    let _ = writeln!(
-        out,
-        "| exec → first `/next` (median of {STARTS}) | {:.0} µs | {:.0} µs | {:.3} | ≤ 1 ms and ≤ official | {} |",
-        us(first_next.0),
-        us(first_next.1),
-        us(first_next.0) / us(first_next.1),
-        verdict(first_next.0 <= Duration::from_millis(1) && first_next.0 <= first_next.1),
+    let startup_ok = first_next.0 <= Duration::from_millis(1) && first_next.0 <= first_next.1;
+    row(
+        &mut out,
+        &format!("exec → first `/next` (median of {STARTS})"),
+        micros(first_next, 0),
+        ratio(first_next),
+        "≤ 1 ms and ≤ official",
+        Some(startup_ok),
     );
-    let _ = writeln!(
-        out,
-        "| CPU used by the first `/next` (median) | {:.0} µs | {:.0} µs | {:.3} | | |",
-        us(startup_cpu.0),
-        us(startup_cpu.1),
-        us(startup_cpu.0) / us(startup_cpu.1),
+    row(
+        &mut out,
+        "CPU used by the first `/next` (median)",
+        micros(startup_cpu, 0),
+        ratio(startup_cpu),
+        "",
+        None,
     );
-    let _ = writeln!(
-        out,
-        "| RSS after {} invocations | {} KB | {} KB | {:.3} | ≤ 4 MB | {} |",
-        WARMUP + INVOCATIONS,
-        flick.rss_kb,
-        official.rss_kb,
+    row(
+        &mut out,
+        &format!("RSS after {} invocations", WARMUP + INVOCATIONS),
+        (
+            format!("{} KB", flick.rss_kb),
+            format!("{} KB", official.rss_kb),
+        ),
         flick.rss_kb as f64 / official.rss_kb as f64,
-        verdict(flick.rss_kb <= 4096),
+        "≤ 4 MB",
+        Some(flick.rss_kb <= 4096),
     );
-    let _ = writeln!(
-        out,
-        "| warm round trip (median of {INVOCATIONS}) | {:.1} µs | {:.1} µs | {:.3} | ≤ official | {} |",
-        us(round_trip.0),
-        us(round_trip.1),
-        us(round_trip.0) / us(round_trip.1),
-        verdict(round_trip.0 <= round_trip.1),
+    row(
+        &mut out,
+        &format!("warm round trip (median of {INVOCATIONS})"),
+        micros(round_trip, 1),
+        ratio(round_trip),
+        "≤ official",
+        Some(round_trip.0 <= round_trip.1),
     );
-    let per_call = |m: &Measured| us(m.cpu) / INVOCATIONS as f64;
-    let _ = writeln!(
-        out,
-        "| function CPU per warm invocation | {:.1} µs | {:.1} µs | {:.3} | | |",
-        per_call(flick),
-        per_call(official),
-        per_call(flick) / per_call(official),
+    let per_call = (
+        flick.cpu / INVOCATIONS as u32,
+        official.cpu / INVOCATIONS as u32,
     );
-    let _ = writeln!(
-        out,
-        "| warm round trip, p99 | {:.1} µs | {:.1} µs | {:.3} | | |",
-        us(p99.0),
-        us(p99.1),
-        us(p99.0) / us(p99.1),
+    row(
+        &mut out,
+        "function CPU per warm invocation",
+        micros(per_call, 1),
+        ratio(per_call),
+        "",
+        None,
+    );
+    row(
+        &mut out,
+        "warm round trip, p99",
+        micros(p99, 1),
+        ratio(p99),
+        "",
+        None,
     );
     let _ = writeln!(
         out,
@@ -311,6 +318,38 @@ fn render(subjects: &[Subject], measured: &mut [Measured]) -> String {
          the two, measured alternately in the same run, is the stable figure."
     );
     out
+}
+
+/// One table row: the two values, their ratio, the target and whether it
+/// was met (`None`: no target).
+fn row(
+    out: &mut String,
+    metric: &str,
+    values: (String, String),
+    ratio: f64,
+    target: &str,
+    met: Option<bool>,
+) {
+    let verdict = match met {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "",
+    };
+    let _ = writeln!(
+        out,
+        "| {metric} | {} | {} | {ratio:.3} | {target} | {verdict} |",
+        values.0, values.1
+    );
+}
+
+/// Two durations in microseconds with `decimals` decimals.
+fn micros(pair: (Duration, Duration), decimals: usize) -> (String, String) {
+    let us = |d: Duration| format!("{:.*} µs", decimals, d.as_secs_f64() * 1e6);
+    (us(pair.0), us(pair.1))
+}
+
+fn ratio(pair: (Duration, Duration)) -> f64 {
+    pair.0.as_secs_f64() / pair.1.as_secs_f64()
 }
 
 fn machine() -> String {
