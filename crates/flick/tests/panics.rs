@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{example, example_in_profile, Function, RuntimeApiServer};
+use support::{eventually, example, example_in_profile, Function, RuntimeApiServer};
 
 #[test]
 fn a_panic_is_that_invocations_error_and_the_sandbox_keeps_serving() {
@@ -24,11 +24,15 @@ fn a_panic_is_that_invocations_error_and_the_sandbox_keeps_serving() {
         assert_eq!(server.invoke(b"{}").json(), "ok");
     }
     assert!(function.is_running());
-    let logged = function
-        .lines()
-        .iter()
-        .any(|l| l.contains("the handler hit a bug"));
-    assert!(logged, "{:?}", function.lines());
+    // The output is read on other threads: give the line a moment to arrive.
+    let logged = eventually(Duration::from_secs(5), || {
+        let lines = function.lines();
+        lines
+            .iter()
+            .any(|l| l.contains("the handler hit a bug"))
+            .then_some(())
+    });
+    assert!(logged.is_some(), "{:?}", function.lines());
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn example_in_profile(profile: &str, package: &str, binary: &str) -> PathBuf
 pub struct Function {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    readers: Vec<thread::JoinHandle<()>>,
     pub started: Instant,
 }
 
@@ -92,8 +93,11 @@ impl Function {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader threads drain the pipes.
-                thread::sleep(Duration::from_millis(50));
+                // The pipes are closed now: once the readers reach their end,
+                // every line the process wrote is in `lines`.
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
                 return Some(status);
             }
             if Instant::now() > deadline {
@@ -168,21 +172,24 @@ impl Start<'_> {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        collect(stdout, &lines);
-        collect(stderr, &lines);
+        let readers = vec![collect(stdout, &lines), collect(stderr, &lines)];
         Function {
             child,
             lines,
+            readers,
             started,
         }
     }
 }
 
-fn collect(pipe: impl std::io::Read + Send + 'static, lines: &Arc<Mutex<Vec<String>>>) {
+fn collect(
+    pipe: impl std::io::Read + Send + 'static,
+    lines: &Arc<Mutex<Vec<String>>>,
+) -> thread::JoinHandle<()> {
     let lines = Arc::clone(lines);
     thread::spawn(move || {
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
             lines.lock().unwrap().push(line);
         }
-    });
+    })
 }
