@@ -35,6 +35,21 @@ pub fn lambda_timestamp(t: SystemTime) -> String {
     )
 }
 
+/// `04/Mar/2020:19:03:58 +0000`, API Gateway's request time.
+pub fn apigw_time(t: SystemTime) -> String {
+    let d = utc(t);
+    let month = d.month().to_string();
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        d.day(),
+        &month[..3],
+        d.year(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +61,6 @@ mod tests {
         assert_eq!(epoch_ms(t), 1_764_171_845_123);
         assert_eq!(utc_date_path(t), "2025/11/26");
         assert_eq!(lambda_timestamp(t), "2025-11-26T15:44:05.123+0000");
+        assert_eq!(apigw_time(t), "26/Nov/2025:15:44:05 +0000");
     }
 }

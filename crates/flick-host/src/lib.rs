@@ -5,12 +5,15 @@
 //! the request, [`scheduler`] picks a warm [`sandbox`] or starts one, the
 //! sandbox's [`runtime_api`] hands the event to the waiting `/next`, the
 //! function answers, the scheduler frees the sandbox and the reply goes back.
+//! [`gateway`] sits beside the Invoke API and turns plain HTTP requests into
+//! API Gateway events for the same scheduler.
 //! [`logs`] carries function output and the START/END/REPORT lines;
 //! [`manifest`] is the configuration. [`serve`] puts it all together.
 
 pub mod build_step;
 mod clock;
 pub mod function;
+pub mod gateway;
 pub mod invoke_api;
 pub mod logs;
 pub mod manifest;

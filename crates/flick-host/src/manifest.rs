@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::gateway::config::{HttpConfig, RawHttp, RouteClaims};
+
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
@@ -50,6 +52,8 @@ pub struct FunctionConfig {
     pub idle_s: u64,
     pub build: Option<String>,
     pub per_sandbox_concurrency: usize,
+    /// Routes on the host's HTTP gateway, when the function has any.
+    pub http: Option<HttpConfig>,
 }
 
 /// Why a manifest was refused. The message names the key and, when known, its line.
@@ -136,6 +140,8 @@ struct RawFunction {
     build: Option<String>,
     #[serde(default = "default_per_sandbox")]
     per_sandbox_concurrency: Spanned<usize>,
+    #[serde(default)]
+    http: Option<RawHttp>,
 }
 
 fn default_memory() -> Spanned<u64> {
@@ -211,6 +217,7 @@ impl Manifest {
         };
 
         let mut functions = BTreeMap::new();
+        let mut route_claims = RouteClaims::default();
         for (name, f) in raw.functions {
             let key = |field: &str| format!("functions.{}.{field}", name.get_ref());
             if !valid_function_name(name.get_ref()) {
@@ -248,6 +255,11 @@ impl Manifest {
                     ),
                 ));
             }
+            let http = f
+                .http
+                .map(|h| route_claims.check(name.get_ref(), h))
+                .transpose()
+                .map_err(|e| invalid(e.span, e.message))?;
             let name = name.into_inner();
             let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
             functions.insert(
@@ -265,6 +277,7 @@ impl Manifest {
                     idle_s: f.idle_s.into_inner(),
                     build: f.build,
                     per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
+                    http,
                 },
             );
         }
@@ -442,6 +455,40 @@ mod tests {
     fn empty_command_and_bad_listen() {
         assert!(error_of("[functions.a]\ncommand = []\n").contains("functions.a.command"));
         assert!(error_of("[server]\nlisten = \"nowhere\"\n").contains("server.listen"));
+    }
+
+    #[test]
+    fn http_routes_and_payload() {
+        let m = parse("[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GET /hello\"]\npayload = \"1.0\"\n").unwrap();
+        let http = m.functions["a"].http.as_ref().unwrap();
+        assert_eq!(http.routes[0].as_str(), "GET /hello");
+        assert_eq!(http.payload, crate::gateway::config::PayloadVersion::V1);
+        let e = error_of("[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GET /x\"]\npayload = \"3.0\"\n");
+        assert!(
+            e.contains("functions.a.http.payload") && e.contains("line 5"),
+            "{e}"
+        );
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GIT /x\"]\n",
+        );
+        assert!(
+            e.contains("functions.a.http.routes") && e.contains("line 4"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_route_names_key_line_and_owner() {
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\nhttp = { routes = [\"ANY /items/{id}\"] }\n\n[functions.b]\ncommand = [\"x\"]\n[functions.b.http]\nroutes = [\"GET /hello\",\n  \"ANY /items/{key}\"]\n",
+        );
+        assert!(e.contains("functions.b.http.routes"), "{e}");
+        assert!(e.contains("line 9"), "{e}");
+        assert!(e.contains("function `a`"), "{e}");
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\nhttp = { routes = [\"GET /x\", \"GET /x/\"] }\n",
+        );
+        assert!(e.contains("line 3") && e.contains("already"), "{e}");
     }
 
     #[test]
