@@ -22,9 +22,18 @@ pub fn utc_date_path(t: SystemTime) -> String {
 
 /// `2026-11-26T15:04:05.000+0000`, Lambda's `LastModified` format.
 pub fn lambda_timestamp(t: SystemTime) -> String {
+    millis_timestamp(t, "+0000")
+}
+
+/// `2026-11-26T15:04:05.000Z`, the timestamp of asynchronous invocation records.
+pub fn iso8601(t: SystemTime) -> String {
+    millis_timestamp(t, "Z")
+}
+
+fn millis_timestamp(t: SystemTime, zone: &str) -> String {
     let d = utc(t);
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{zone}",
         d.year(),
         d.month() as u8,
         d.day(),
@@ -35,18 +44,18 @@ pub fn lambda_timestamp(t: SystemTime) -> String {
     )
 }
 
-/// `2026-11-26T15:04:05.000Z`, the timestamp of asynchronous invocation records.
-pub fn iso8601(t: SystemTime) -> String {
+/// `04/Mar/2020:19:03:58 +0000`, API Gateway's request time.
+pub fn apigw_time(t: SystemTime) -> String {
     let d = utc(t);
+    let month = d.month().to_string();
     format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        d.year(),
-        d.month() as u8,
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
         d.day(),
+        &month[..3],
+        d.year(),
         d.hour(),
         d.minute(),
-        d.second(),
-        d.millisecond()
+        d.second()
     )
 }
 
@@ -62,5 +71,6 @@ mod tests {
         assert_eq!(utc_date_path(t), "2025/11/26");
         assert_eq!(lambda_timestamp(t), "2025-11-26T15:44:05.123+0000");
         assert_eq!(iso8601(t), "2025-11-26T15:44:05.123Z");
+        assert_eq!(apigw_time(t), "26/Nov/2025:15:44:05 +0000");
     }
 }

@@ -7,12 +7,15 @@
 //! function answers, the scheduler frees the sandbox and the reply goes back.
 //! An `Event` invocation has the [`queue`] in front: committed to disk,
 //! answered 202, then delivered by its workers through the same scheduler.
+//! [`gateway`] sits beside the Invoke API and turns plain HTTP requests into
+//! API Gateway events for the same scheduler.
 //! [`logs`] carries function output and the START/END/REPORT lines;
 //! [`manifest`] is the configuration. [`serve`] puts it all together.
 
 pub mod build_step;
 pub(crate) mod clock;
 pub mod function;
+pub mod gateway;
 pub mod invoke_api;
 pub mod logs;
 pub mod manifest;

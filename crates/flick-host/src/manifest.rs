@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::gateway::config::{HttpConfig, RawHttp, RouteClaims};
+
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
@@ -54,6 +56,8 @@ pub struct FunctionConfig {
     pub per_sandbox_concurrency: usize,
     /// How `Event` invocations are retried and where their results go.
     pub async_config: AsyncConfig,
+    /// Routes on the host's HTTP gateway, when the function has any.
+    pub http: Option<HttpConfig>,
 }
 
 /// `[functions.NAME.async]`: Lambda's event invoke configuration.
@@ -171,6 +175,8 @@ struct RawFunction {
     per_sandbox_concurrency: Spanned<usize>,
     #[serde(default, rename = "async")]
     async_config: Option<RawAsync>,
+    #[serde(default)]
+    http: Option<RawHttp>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +264,7 @@ impl Manifest {
 
         let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();
         let mut functions = BTreeMap::new();
+        let mut route_claims = RouteClaims::default();
         for (name, f) in raw.functions {
             let key = |field: &str| format!("functions.{}.{field}", name.get_ref());
             if !valid_function_name(name.get_ref()) {
@@ -299,6 +306,11 @@ impl Manifest {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
                 None => AsyncConfig::default(),
             };
+            let http = f
+                .http
+                .map(|h| route_claims.check(name.get_ref(), h))
+                .transpose()
+                .map_err(|e| invalid(e.span, e.message))?;
             let name = name.into_inner();
             let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
             functions.insert(
@@ -317,6 +329,7 @@ impl Manifest {
                     build: f.build,
                     per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
                     async_config,
+                    http,
                 },
             );
         }
@@ -597,6 +610,40 @@ mod tests {
             e.contains("unknown field `retries`") && e.contains("line 4"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn http_routes_and_payload() {
+        let m = parse("[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GET /hello\"]\npayload = \"1.0\"\n").unwrap();
+        let http = m.functions["a"].http.as_ref().unwrap();
+        assert_eq!(http.routes[0].as_str(), "GET /hello");
+        assert_eq!(http.payload, crate::gateway::config::PayloadVersion::V1);
+        let e = error_of("[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GET /x\"]\npayload = \"3.0\"\n");
+        assert!(
+            e.contains("functions.a.http.payload") && e.contains("line 5"),
+            "{e}"
+        );
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\n[functions.a.http]\nroutes = [\"GIT /x\"]\n",
+        );
+        assert!(
+            e.contains("functions.a.http.routes") && e.contains("line 4"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_route_names_key_line_and_owner() {
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\nhttp = { routes = [\"ANY /items/{id}\"] }\n\n[functions.b]\ncommand = [\"x\"]\n[functions.b.http]\nroutes = [\"GET /hello\",\n  \"ANY /items/{key}\"]\n",
+        );
+        assert!(e.contains("functions.b.http.routes"), "{e}");
+        assert!(e.contains("line 9"), "{e}");
+        assert!(e.contains("function `a`"), "{e}");
+        let e = error_of(
+            "[functions.a]\ncommand = [\"x\"]\nhttp = { routes = [\"GET /x\", \"GET /x/\"] }\n",
+        );
+        assert!(e.contains("line 3") && e.contains("already"), "{e}");
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // The peer address is the gateway events' source IP.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         let _ = stop_rx.await;
     });

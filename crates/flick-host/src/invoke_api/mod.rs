@@ -42,12 +42,20 @@ pub struct InvokeApi {
 }
 
 pub fn router(api: Arc<InvokeApi>) -> Router {
+    let gateway = Arc::new(crate::gateway::Gateway::new(api.scheduler.clone()));
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
         .route("/2015-03-31/functions", get(functions::list))
         .route("/2015-03-31/functions/", get(functions::list))
         .route("/2015-03-31/functions/{function}", get(functions::get))
-        .fallback(|| async { ApiError::UnknownOperation })
+        // The Invoke API's own paths stay its own; every other request is
+        // the HTTP gateway's.
+        .fallback(move |req: axum::extract::Request| async move {
+            if req.uri().path().starts_with("/2015-03-31/") {
+                return ApiError::UnknownOperation.into_response();
+            }
+            gateway.handle(req).await
+        })
         .layer(DefaultBodyLimit::disable())
         .with_state(api)
 }

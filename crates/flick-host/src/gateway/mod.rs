@@ -1,0 +1,179 @@
+//! The HTTP gateway: plain HTTP requests on the host's listen address become
+//! API Gateway events, as an HTTP API (or a REST API) would send them.
+//!
+//! One request reads straight through: [`routes`] picks the function, the
+//! request is read into a [`request::GatewayRequest`], [`event_v2`] or
+//! [`event_v1`] builds the event, the scheduler invokes the function exactly
+//! as the Invoke API does, and [`response`] turns its result back into HTTP.
+//! [`answers`] holds API Gateway's own answers (404, 429, 502, 504...).
+//! The manifest table is read in [`config`]. This module does not run
+//! functions: that is the scheduler's job.
+
+mod answers;
+pub mod config;
+mod event_v1;
+mod event_v2;
+mod request;
+mod response;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::Version;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::outcome::{Failure, Outcome};
+use crate::sandbox::InvokeRequest;
+use crate::scheduler::{ScheduleError, Scheduler};
+use answers::Answer;
+use config::PayloadVersion;
+use request::GatewayRequest;
+use routes::RouteTable;
+
+/// API Gateway's limit for a request body.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// Where a route leads.
+#[derive(Debug)]
+struct Target {
+    function: String,
+    payload: PayloadVersion,
+}
+
+/// The routes of every function, and the scheduler that runs them.
+pub struct Gateway {
+    scheduler: Arc<Scheduler>,
+    routes: RouteTable<Target>,
+}
+
+impl Gateway {
+    /// Collects the routes of the scheduler's functions; the manifest has
+    /// already refused duplicates.
+    pub fn new(scheduler: Arc<Scheduler>) -> Gateway {
+        let mut routes = RouteTable::new();
+        for function in scheduler.functions() {
+            if let Some(http) = &function.config.http {
+                for key in &http.routes {
+                    routes.add(
+                        key.clone(),
+                        Target {
+                            function: function.config.name.clone(),
+                            payload: http.payload,
+                        },
+                    );
+                }
+            }
+        }
+        Gateway { scheduler, routes }
+    }
+
+    /// Serves one request; every failure is one of API Gateway's answers.
+    pub async fn handle(&self, req: Request) -> Response {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        match self.serve(req, &request_id).await {
+            Ok(resp) => answers::with_request_id(resp, &request_id),
+            Err(answer) => answer.into_response(&request_id),
+        }
+    }
+
+    async fn serve(&self, req: Request, request_id: &str) -> Result<Response, Answer> {
+        let time = SystemTime::now();
+        let method = req.method().as_str().to_string();
+        let raw_path = req.uri().path().to_string();
+        let matched = self
+            .routes
+            .find(&method, &raw_path)
+            .ok_or(Answer::NotFound)?;
+        let source_ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "127.0.0.1".to_string(), |c| c.0.ip().to_string());
+        let protocol = match req.version() {
+            Version::HTTP_10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        };
+        let raw_query = req.uri().query().unwrap_or("").to_string();
+        let (parts, body) = req.into_parts();
+        let body = Limited::new(body, MAX_BODY)
+            .collect()
+            .await
+            .map_err(|_| Answer::TooLarge)?
+            .to_bytes();
+        let request = GatewayRequest {
+            method,
+            raw_path,
+            raw_query,
+            headers: parts.headers,
+            body,
+            protocol: protocol.to_string(),
+            source_ip,
+            request_id: request_id.to_string(),
+            time,
+            route_key: matched.key.as_str().to_string(),
+            resource: matched.key.resource(),
+            path_parameters: matched.path_parameters,
+        };
+        let target = matched.target;
+        let event = match target.payload {
+            PayloadVersion::V2 => event_v2::event(&request),
+            PayloadVersion::V1 => event_v1::event(&request),
+        };
+
+        let invoke = InvokeRequest {
+            request_id: request_id.to_string(),
+            payload: Bytes::from(event.to_string()),
+            client_context: None,
+            cognito_identity: None,
+        };
+        let result = self
+            .scheduler
+            .invoke(&target.function, invoke)
+            .await
+            .map_err(|e| match e {
+                ScheduleError::Throttled => Answer::Throttled,
+                ScheduleError::ShuttingDown => Answer::Unavailable,
+                // The table is built from the scheduler's own functions.
+                ScheduleError::NotFound => Answer::InternalError,
+            })?;
+        match result.outcome {
+            Outcome::Response(body) => response::to_http(target.payload, &body).map_err(|e| {
+                tracing::warn!(
+                    "[{}] gateway: malformed response for {request_id}: {}",
+                    target.function,
+                    e.0
+                );
+                Answer::BadGateway
+            }),
+            Outcome::Failure(Failure::Timeout { .. }) => Err(Answer::Timeout),
+            Outcome::FunctionError(_) | Outcome::Failure(_) => Err(Answer::BadGateway),
+        }
+    }
+}
+
+/// The dotted paths of an event's fields, descending only into the request
+/// context: the keys of headers and parameters are data, not fields.
+#[cfg(test)]
+pub(crate) fn field_paths(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        let Some(o) = v.as_object() else { return };
+        for (k, child) in o {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            out.insert(path.clone());
+            if ["requestContext", "http", "identity"].contains(&k.as_str()) {
+                walk(&path, child, out);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk("", v, &mut out);
+    out
+}
