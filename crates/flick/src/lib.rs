@@ -88,6 +88,8 @@ mod error;
 mod executor;
 mod function;
 mod handler;
+#[cfg(feature = "http")]
+pub mod http;
 mod http_client;
 mod init;
 mod invocation_loop;
