@@ -3,6 +3,7 @@
 //! in `flick-host` and in [`invoke`].
 
 mod invoke;
+mod openapi;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ enum Command {
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
+    /// Print the OpenAPI document of a function built with `flick::http::openapi`.
+    Openapi(openapi::OpenApiArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
     #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
     Watchdog { cgroup: Option<PathBuf> },
@@ -49,10 +52,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Watchdog { cgroup } = cli.command {
-        flick_host::watchdog::run(cgroup);
-        return ExitCode::SUCCESS;
-    }
+    let cli = match cli.command {
+        Command::Watchdog { cgroup } => {
+            flick_host::watchdog::run(cgroup);
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi(args) => return openapi::run(args),
+        command => Cli { command },
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FLICK_LOG")
@@ -94,6 +101,8 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
-        Command::Watchdog { .. } => unreachable!("handled before the runtime starts"),
+        Command::Watchdog { .. } | Command::Openapi(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }

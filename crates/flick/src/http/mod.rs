@@ -39,6 +39,8 @@ mod body;
 mod event;
 mod extensions;
 mod lambda;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod port;
 mod request;
 mod request_alb;
