@@ -118,3 +118,46 @@ def test_an_event_that_is_not_http_is_refused_with_what_arrived(host):
     assert resp.get("FunctionError") == "Unhandled"
     assert result["errorType"] == "UnrecognizedEvent"
     assert "received an object with keys [Records]" in result["errorMessage"]
+
+
+# ---------------------------------------------------------------------------
+# response streaming (examples/http-streaming) through the host's Runtime API,
+# read back with the Invoke API: the gateway does not stream.
+
+
+@pytest.fixture(scope="module")
+def stream_host(make_host):
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    proc = subprocess.run(["cargo", "build", "--release", "-q", "-p", "example-http-streaming"], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        pytest.fail(f"cargo build -p example-http-streaming failed:\n{proc.stderr}")
+    spec = {"command": [str(target / "release" / "example-http-streaming")], "memory_mb": 128, "timeout_s": 3}
+    return make_host({"stream": spec}, name="stream")
+
+
+def url_event(path):
+    return {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": {},
+            "isBase64Encoded": False,
+            "requestContext": {"http": {"method": "GET", "path": path, "sourceIp": "127.0.0.1"},
+                               "domainName": "x.lambda-url.us-east-1.on.aws", "stage": "$default"}}
+
+
+def test_streamed_response_reaches_the_host(stream_host):
+    resp, _ = stream_host.invoke("stream", url_event("/stream"))
+    assert "FunctionError" not in resp
+    raw = resp["RawPayload"]
+    prelude, _, body = raw.partition(b"\0" * 8)
+    assert json.loads(prelude) == {"statusCode": 200, "headers": {"content-type": "text/plain"},
+                                   "cookies": ["seen=1"]}
+    assert body == b"one\ntwo\nthree\n"
+
+
+def test_stream_failing_midway_is_a_function_error(stream_host):
+    resp, result = stream_host.invoke("stream", url_event("/fail"))
+    assert resp.get("FunctionError") == "Unhandled"
+    assert result["errorType"] == "StreamError"
+    assert "the source went away" in result["errorMessage"]
+    # and the sandbox serves on
+    resp, _ = stream_host.invoke("stream", url_event("/stream"))
+    assert "FunctionError" not in resp

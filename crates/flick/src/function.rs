@@ -130,7 +130,7 @@ impl<S: Sync + 'static> Function<S> {
         })
     }
 
-    fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
+    pub(crate) fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
         let mut trace = StartupTrace::begin();
         let env = RuntimeEnv::from_process();
         logging::install(env.log);

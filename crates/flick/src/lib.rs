@@ -96,6 +96,8 @@ mod invocation_loop;
 mod json_text;
 mod logging;
 mod panic;
+#[cfg(feature = "http")]
+mod responder;
 mod runtime_api;
 mod runtime_env;
 mod shutdown;

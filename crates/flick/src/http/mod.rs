@@ -33,7 +33,9 @@
 //! - With no `AWS_LAMBDA_RUNTIME_API` and `PORT` set, the same binary serves
 //!   plain HTTP on that port (module `port`).
 //!
-//! Not here: response streaming (responses are buffered; see the README).
+//! - [`run_streaming`] / [`Function::run_http_streaming`] stream the body to
+//!   the Runtime API as it is produced (module `streaming`), with the error
+//!   in HTTP trailers if the body fails midway.
 
 mod body;
 mod event;
@@ -48,6 +50,7 @@ mod request_http_api;
 mod request_rest_api;
 mod response;
 mod service;
+mod streaming;
 
 pub use extensions::{RequestContext, Source};
 pub use request::Body;
@@ -63,7 +66,27 @@ pub fn run<S: HttpService>(service: S) -> ! {
     crate::init(move |_| Ok::<S, crate::Error>(service)).run_http()
 }
 
+/// Like [`run`], but each response body is streamed to the Runtime API as
+/// it is produced (Lambda response streaming, for Function URLs and API
+/// Gateway with streaming enabled). Never returns.
+pub fn run_streaming<S: HttpService>(service: S) -> ! {
+    crate::init(move |_| Ok::<S, crate::Error>(service)).run_http_streaming()
+}
+
 impl<S: HttpService> Function<S> {
+    /// Like [`run_http`](Self::run_http), with each response body streamed
+    /// to the Runtime API as it is produced. On `PORT` hyper streams anyway.
+    /// Never returns.
+    pub fn run_http_streaming(self) -> ! {
+        if std::env::var_os("FLICK_PRINT_OPENAPI").is_some() {
+            print_openapi(self.build)
+        }
+        if let Some(port) = port::requested() {
+            port::serve(self.build, &port)
+        }
+        self.serve(streaming::Streaming)
+    }
+
     /// Serves the HTTP service this function's init built, for every HTTP
     /// event (or on `PORT`, outside Lambda). Never returns.
     pub fn run_http(self) -> ! {

@@ -96,6 +96,40 @@ pub(crate) fn write(shape: Shape, parts: &Parts, bytes: Vec<u8>, out: &mut Vec<u
     let _ = serde_json::to_writer(&mut *out, &result);
 }
 
+/// The JSON prelude of a streamed HTTP response (`statusCode`, `headers`,
+/// `cookies`) and the 8 NUL bytes that end it, into `out`.
+pub(crate) fn write_prelude(parts: &Parts, out: &mut Vec<u8>) {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Prelude<'a> {
+        status_code: u16,
+        headers: BTreeMap<&'a str, String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        cookies: Vec<&'a str>,
+    }
+    let mut headers: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        if name == SET_COOKIE {
+            continue;
+        }
+        headers
+            .entry(name.as_str())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(text(value));
+            })
+            .or_insert_with(|| text(value).to_owned());
+    }
+    let prelude = Prelude {
+        status_code: parts.status.as_u16(),
+        headers,
+        cookies: parts.headers.get_all(SET_COOKIE).iter().map(text).collect(),
+    };
+    out.clear();
+    let _ = serde_json::to_writer(&mut *out, &prelude);
+    out.extend_from_slice(&[0; 8]);
+}
+
 /// A header value as text; values that are not visible ASCII become empty
 /// (the event sources' JSON cannot carry them faithfully either).
 fn text(value: &http::HeaderValue) -> &str {
