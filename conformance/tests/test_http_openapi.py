@@ -96,7 +96,7 @@ def test_valid_input_is_served(host):
     assert status == 200 and json.loads(body) == item
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(host):
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(host, tmp_path):
     exe = shutil.which("schemathesis") or shutil.which("st")
     if exe is None:
         pytest.fail("schemathesis is not installed: pip install -r conformance/requirements.txt")
@@ -106,7 +106,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(host):
          "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
          "--max-examples", "20", "--seed", "1", "--request-timeout", "10", "--generation-database", "none",
          "--header", f"Authorization: Bearer {TOKEN}"],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,  # its cache stays out of the tree
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     assert "No issues found" in proc.stdout, proc.stdout[-3000:]
