@@ -9,13 +9,13 @@ use http::Request;
 
 use super::body;
 use super::event::RawEvent;
-use super::extensions::Source;
+use super::extensions::{RequestContext, Source};
 use super::request::{assemble, request_context, Body, Parts};
 use super::request_rest_api::multi_or_single;
 use crate::error::Error;
 
 pub(crate) fn build(event: RawEvent) -> Result<Request<Body>, Error> {
-    let mut context = request_context(Source::Alb, event.request_context);
+    let context = request_context(Source::Alb, event.request_context);
     let query = match (
         &event.multi_value_query_string_parameters,
         &event.query_string_parameters,
@@ -33,10 +33,7 @@ pub(crate) fn build(event: RawEvent) -> Result<Request<Body>, Error> {
         path: event.path.unwrap_or_default(),
         query,
         body: body::decode(event.body, event.is_base64_encoded)?,
-        context: {
-            context.source_ip = None;
-            context
-        },
+        context,
     };
     let mut request = assemble(
         parts,
@@ -48,10 +45,7 @@ pub(crate) fn build(event: RawEvent) -> Result<Request<Body>, Error> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(',').next())
         .map(|ip| ip.trim().to_owned());
-    if let Some(rc) = request
-        .extensions_mut()
-        .get_mut::<super::extensions::RequestContext>()
-    {
+    if let Some(rc) = request.extensions_mut().get_mut::<RequestContext>() {
         rc.source_ip = forwarded;
     }
     Ok(request)
