@@ -1,9 +1,10 @@
 //! The `flick` command: `serve` runs the host on a manifest, `invoke` calls a
-//! running host, `queue` inspects and re-drives its durable queue. Owns
-//! argument parsing, exit codes and printing; the work is in `flick-host`,
-//! [`invoke`] and [`queue`].
+//! running host, `queue` inspects and re-drives its durable queue, `openapi`
+//! prints a function's OpenAPI document. Owns argument parsing, exit codes and
+//! printing; the work is in `flick-host`, [`invoke`], [`queue`] and [`openapi`].
 
 mod invoke;
+mod openapi;
 mod queue;
 
 use std::net::SocketAddr;
@@ -46,6 +47,8 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// The durable queue of Event invocations: list, show-dlq, redrive.
     Queue(queue::QueueArgs),
+    /// Print the OpenAPI document of a function built with `flick::http::openapi`.
+    Openapi(openapi::OpenApiArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
     #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
     Watchdog { cgroup: Option<PathBuf> },
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Queue(args) => return queue::run(args),
+        Command::Openapi(args) => return openapi::run(args),
         other => other,
     };
     tracing_subscriber::fmt()
@@ -102,7 +106,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
-        Command::Watchdog { .. } | Command::Queue(_) => {
+        Command::Watchdog { .. } | Command::Queue(_) | Command::Openapi(_) => {
             unreachable!("handled before the runtime starts")
         }
     }

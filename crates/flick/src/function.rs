@@ -77,11 +77,11 @@ fn stateless() -> Function<()> {
 /// [`run`](Function::run) or [`run_blocking`](Function::run_blocking) with a
 /// handler that receives `&S`.
 pub struct Function<S> {
-    build: Build<S>,
-    on_shutdown: Option<ShutdownHook<S>>,
+    pub(crate) build: Build<S>,
+    pub(crate) on_shutdown: Option<ShutdownHook<S>>,
 }
 
-type Build<S> = Box<dyn FnOnce(&mut Init) -> Result<S, Error>>;
+pub(crate) type Build<S> = Box<dyn FnOnce(&mut Init) -> Result<S, Error>>;
 type ShutdownHook<S> = Box<dyn FnOnce(&S) + Send>;
 
 impl<S> std::fmt::Debug for Function<S> {
@@ -130,7 +130,7 @@ impl<S: Sync + 'static> Function<S> {
         })
     }
 
-    fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
+    pub(crate) fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
         let mut trace = StartupTrace::begin();
         let env = RuntimeEnv::from_process();
         logging::install(env.log);

@@ -3,7 +3,9 @@
 //! Owns the adapters from `async fn(&State, Event, Context)` and
 //! `fn(&State, Event, Context)` to [`Invoke`]: decode the event, call, encode
 //! the result. The stateless forms are the same with `()` as state (see
-//! `function`). Catching panics and reporting errors is the loop's job.
+//! `function`). Catching panics and reporting errors is the loop's job; a
+//! handler that streams its answer (`flick::http`) writes through the
+//! [`Responder`] instead of the output buffer.
 
 use std::marker::PhantomData;
 
@@ -11,6 +13,8 @@ use crate::codec::{decode_call_encode, Buffers, Event, Output};
 use crate::context::Context;
 use crate::error::Error;
 use crate::executor::Executor;
+#[cfg(feature = "http")]
+use crate::responder::Responder;
 
 /// One invocation, from event bytes to output bytes.
 pub(crate) trait Invoke<S>: Sync {
@@ -20,6 +24,7 @@ pub(crate) trait Invoke<S>: Sync {
         buffers: &mut Buffers,
         context: Context,
         executor: &Executor,
+        #[cfg(feature = "http")] responder: &mut Responder<'_>,
     ) -> Result<(), Error>;
 }
 
@@ -48,6 +53,7 @@ where
         buffers: &mut Buffers,
         context: Context,
         executor: &Executor,
+        #[cfg(feature = "http")] _: &mut Responder<'_>,
     ) -> Result<(), Error> {
         decode_call_encode(buffers, |event: Ev| {
             executor.block_on((self.f)(state, event, context))
@@ -68,6 +74,7 @@ where
         buffers: &mut Buffers,
         context: Context,
         _: &Executor,
+        #[cfg(feature = "http")] _: &mut Responder<'_>,
     ) -> Result<(), Error> {
         decode_call_encode(buffers, |event: Ev| (self.f)(state, event, context))
     }

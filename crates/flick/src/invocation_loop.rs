@@ -19,6 +19,8 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Kind};
 use crate::executor::Executor;
 use crate::handler::Invoke;
+#[cfg(feature = "http")]
+use crate::responder::Responder;
 use crate::runtime_api::{ApiError, RuntimeApi};
 use crate::{current, logging, panic, startup_trace};
 
@@ -59,17 +61,45 @@ impl<S, H: Invoke<S>> Loop<'_, S, H> {
                 invocation: Arc::clone(&record),
                 function: Arc::clone(self.function),
             };
+            #[cfg(not(feature = "http"))]
             let outcome = panic::catch(|| {
                 self.handler
                     .invoke(self.state, &mut buffers, context, &executor)
             });
+            #[cfg(not(feature = "http"))]
             let request_id = &record.request_id;
+            #[cfg(not(feature = "http"))]
             let sent = match &outcome {
                 Ok(()) => api.respond(request_id, &buffers.output),
                 Err(error) => {
                     log_failure(error);
                     api.report_error(request_id, error)
                 }
+            };
+            // With `http`, a handler may stream its answer itself: the
+            // responder knows whether it did and settles either way. Without
+            // it the loop above answers as it always did, and the default
+            // build carries no responder at all.
+            #[cfg(feature = "http")]
+            let (sent, outcome) = {
+                let mut responder = Responder::new(&mut api, &record.request_id);
+                let outcome = panic::catch(|| {
+                    self.handler.invoke(
+                        self.state,
+                        &mut buffers,
+                        context,
+                        &executor,
+                        &mut responder,
+                    )
+                });
+                let sent = match &outcome {
+                    Ok(()) => responder.respond(&buffers.output),
+                    Err(error) => {
+                        log_failure(error);
+                        responder.report_error(error)
+                    }
+                };
+                (sent, outcome)
             };
             current::leave();
             match (sent, outcome) {

@@ -44,6 +44,10 @@
 //! - **Concurrency**: `AWS_LAMBDA_MAX_CONCURRENCY=N` serves N invocations at
 //!   once in one process.
 //! - **Tests** ([`testing`]): call a handler in-process with a fixture.
+//! - **HTTP** (feature `http`, module `http`): an axum `Router` or any tower
+//!   `Service` on API Gateway, ALB and Function URL events, streamed or
+//!   whole, or on `PORT` outside Lambda; feature `openapi` adds the OpenAPI
+//!   document and validating extractors.
 //!
 //! Nothing panics on bad configuration or a bad environment: init fails through
 //! `/init/error` with a message listing every problem, then the process exits 1.
@@ -88,12 +92,16 @@ mod error;
 mod executor;
 mod function;
 mod handler;
+#[cfg(feature = "http")]
+pub mod http;
 mod http_client;
 mod init;
 mod invocation_loop;
 mod json_text;
 mod logging;
 mod panic;
+#[cfg(feature = "http")]
+mod responder;
 mod runtime_api;
 mod runtime_env;
 mod shutdown;

@@ -149,6 +149,69 @@ impl RuntimeApi {
     }
 }
 
+/// Streamed responses (`Lambda-Runtime-Function-Response-Mode: streaming`).
+#[cfg(feature = "http")]
+impl RuntimeApi {
+    /// Sends the head of a streamed `/response` for `request_id`.
+    pub(crate) fn begin_stream(
+        &mut self,
+        request_id: &str,
+        content_type: &str,
+    ) -> Result<(), ApiError> {
+        let headers = [
+            ("Lambda-Runtime-Function-Response-Mode", "streaming"),
+            ("Content-Type", content_type),
+            (
+                "Trailer",
+                "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+            ),
+        ];
+        let request = Request {
+            method: "POST",
+            path: &[INVOCATION, request_id, "/response"],
+            headers: &headers,
+            body: b"",
+        };
+        Ok(self.http.begin_chunked(&request)?)
+    }
+
+    /// Sends one part of the streamed body.
+    pub(crate) fn stream_chunk(&mut self, data: &[u8]) -> Result<(), ApiError> {
+        Ok(self.http.write_chunk(data)?)
+    }
+
+    /// Ends the stream; a failure midway goes in the trailers, the error
+    /// body base64 as the contract wants.
+    pub(crate) fn end_stream(&mut self, error: Option<&Error>) -> Result<(), ApiError> {
+        use base64::Engine;
+        let mut report = std::mem::take(&mut self.report);
+        report.clear();
+        let trailers = error.map(|error| {
+            error.write_report(&mut report);
+            let body = base64::engine::general_purpose::STANDARD.encode(report.as_bytes());
+            (error.error_type().to_owned(), body)
+        });
+        let trailers: Vec<(&str, &str)> = match &trailers {
+            Some((kind, body)) => vec![
+                (ERROR_TYPE_HEADER, kind.as_str()),
+                ("Lambda-Runtime-Function-Error-Body", body.as_str()),
+            ],
+            None => Vec::new(),
+        };
+        let mut answer = std::mem::take(&mut self.scratch);
+        let status = self.http.end_chunked(&trailers, &mut answer);
+        self.scratch = answer;
+        self.report = report;
+        match status? {
+            200..=299 => Ok(()),
+            status => Err(ApiError::Status {
+                call: "response",
+                status,
+            }),
+        }
+    }
+}
+
 /// Copies one `/next` header into the record; unknown headers are ignored.
 fn record_header(invocation: &mut Invocation, name: &[u8], value: &[u8]) {
     // The contract's header values are ASCII; anything else is not ours to read.

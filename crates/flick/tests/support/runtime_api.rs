@@ -58,6 +58,8 @@ struct State {
     in_flight: Vec<String>,
     outcomes: HashMap<String, Outcome>,
     init_error: Option<Reported>,
+    /// The request headers of each `/response` or `/error` call, by id.
+    answer_headers: HashMap<String, Vec<(String, String)>>,
     next_requests: Vec<Instant>,
     sequence: u64,
 }
@@ -191,6 +193,16 @@ impl RuntimeApiServer {
         }
     }
 
+    /// The headers the function sent with its answer to request `id`.
+    pub fn answer_headers(&self, id: &str) -> Vec<(String, String)> {
+        self.shared
+            .lock()
+            .answer_headers
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Sends an event and waits for its outcome.
     pub fn invoke(&self, payload: &[u8]) -> Outcome {
         let id = self.send(payload);
@@ -246,6 +258,8 @@ struct Request {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Trailers of a chunked body (streamed responses).
+    trailers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -296,19 +310,61 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         let (k, v) = trimmed.split_once(':')?;
         headers.push((k.trim().to_owned(), v.trim().to_owned()));
     }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let mut trailers = Vec::new();
+    let body = if chunked {
+        read_chunked(reader, &mut trailers)?
+    } else {
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        body
+    };
     Some(Request {
         method,
         path,
         headers,
         body,
+        trailers,
     })
+}
+
+/// A chunked body, and its trailers.
+fn read_chunked(
+    reader: &mut BufReader<TcpStream>,
+    trailers: &mut Vec<(String, String)>,
+) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let size = usize::from_str_radix(line.trim().split(';').next()?, 16).ok()?;
+        if size == 0 {
+            break;
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..]).ok()?;
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+    }
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            return Some(body);
+        }
+        let (k, v) = trimmed.split_once(':')?;
+        trailers.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
 }
 
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
@@ -330,11 +386,17 @@ fn route(request: &Request, shared: &Shared) -> Answer {
                 return (404, vec![], b"{}".to_vec());
             };
             let outcome = match call {
-                "response" => Outcome::Response(request.body.clone()),
+                "response" => match streamed_error(request) {
+                    Some(reported) => Outcome::Error(reported),
+                    None => Outcome::Response(request.body.clone()),
+                },
                 "error" => Outcome::Error(reported(request)),
                 _ => return (404, vec![], b"{}".to_vec()),
             };
             let mut state = shared.lock();
+            state
+                .answer_headers
+                .insert(id.to_owned(), request.headers.clone());
             let Some(at) = state.in_flight.iter().position(|known| known == id) else {
                 return (400, vec![], br#"{"errorType":"InvalidRequestID"}"#.to_vec());
             };
@@ -381,6 +443,27 @@ fn next(shared: &Shared) -> Answer {
     ];
     headers.extend(event.headers);
     (200, headers, event.payload)
+}
+
+/// The error in a streamed response's trailers, if it failed midway.
+fn streamed_error(request: &Request) -> Option<Reported> {
+    use base64::Engine;
+    let trailer = |name: &str| {
+        request
+            .trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let error_type = trailer("Lambda-Runtime-Function-Error-Type")?;
+    let body = trailer("Lambda-Runtime-Function-Error-Body")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Some(Reported {
+        error_type_header: Some(error_type),
+        body,
+    })
 }
 
 fn reported(request: &Request) -> Reported {
