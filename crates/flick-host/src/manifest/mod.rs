@@ -1,0 +1,329 @@
+//! The `flick.toml` manifest: what the host serves and how.
+//!
+//! This module owns parsing and validation only: it turns the file into
+//! [`Manifest`] (with every path made absolute against the manifest's folder)
+//! or into a [`ManifestError`] that names the offending key and its line. It
+//! does not start anything; the scheduler reads the result.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::gateway::config::{HttpConfig, RawHttp, RouteClaims};
+pub use async_table::AsyncConfig;
+use async_table::RawAsync;
+use checks::{key_at, line_of, Checker};
+
+mod async_table;
+mod checks;
+
+/// Lambda's own bounds, so that a function that runs here also deploys.
+const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
+const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
+
+/// A manifest that parsed and passed validation.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub server: ServerConfig,
+    pub functions: BTreeMap<String, FunctionConfig>,
+    /// The folder the manifest lives in; relative paths were resolved against it.
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub region: String,
+}
+
+/// One function as the host runs it.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub name: String,
+    /// The runtime process: program and arguments. The program is resolved
+    /// against the manifest folder when it contains a `/`, else looked up in PATH.
+    pub command: Vec<String>,
+    pub workdir: PathBuf,
+    pub handler: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub memory_mb: u64,
+    pub timeout_s: u64,
+    pub max_concurrency: usize,
+    pub provisioned: usize,
+    pub idle_s: u64,
+    pub build: Option<String>,
+    pub per_sandbox_concurrency: usize,
+    /// How `Event` invocations are retried and where their results go.
+    pub async_config: AsyncConfig,
+    /// Routes on the host's HTTP gateway, when the function has any.
+    pub http: Option<HttpConfig>,
+}
+
+/// Why a manifest was refused. The message names the key and, when known, its line.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid manifest {path}{}: {message}", line_suffix(*line))]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    functions: BTreeMap<Spanned<String>, RawFunction>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default = "default_listen")]
+    listen: Spanned<String>,
+    #[serde(default = "default_state_dir")]
+    state_dir: String,
+    #[serde(default = "default_region")]
+    region: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            state_dir: default_state_dir(),
+            region: default_region(),
+        }
+    }
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:9000".to_string())
+}
+fn default_state_dir() -> String {
+    ".flick".to_string()
+}
+fn default_region() -> String {
+    "us-east-1".to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    command: Spanned<Vec<String>>,
+    #[serde(default)]
+    workdir: Option<String>,
+    #[serde(default)]
+    handler: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default = "default_memory")]
+    memory_mb: Spanned<u64>,
+    #[serde(default = "default_timeout")]
+    timeout_s: Spanned<u64>,
+    #[serde(default = "default_max_concurrency")]
+    max_concurrency: Spanned<usize>,
+    #[serde(default = "default_provisioned")]
+    provisioned: Spanned<usize>,
+    #[serde(default = "default_idle")]
+    idle_s: Spanned<u64>,
+    #[serde(default)]
+    build: Option<String>,
+    #[serde(default = "default_per_sandbox")]
+    per_sandbox_concurrency: Spanned<usize>,
+    #[serde(default, rename = "async")]
+    async_config: Option<RawAsync>,
+    #[serde(default)]
+    http: Option<RawHttp>,
+}
+
+fn default_memory() -> Spanned<u64> {
+    Spanned::new(0..0, 128)
+}
+fn default_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 3)
+}
+fn default_max_concurrency() -> Spanned<usize> {
+    Spanned::new(0..0, 10)
+}
+fn default_provisioned() -> Spanned<usize> {
+    Spanned::new(0..0, 0)
+}
+fn default_idle() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
+fn default_per_sandbox() -> Spanned<usize> {
+    Spanned::new(0..0, 1)
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let root = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Manifest::parse(&text, path, &root)
+    }
+
+    /// Parses manifest text; `path` is only used in messages, `root` resolves relative paths.
+    pub fn parse(text: &str, path: &Path, root: &Path) -> Result<Manifest, ManifestError> {
+        let invalid = |span: Option<Range<usize>>, message: String| ManifestError::Invalid {
+            path: path.to_path_buf(),
+            line: span.map(|s| line_of(text, s.start)),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            // toml's message says what was wrong but not always where: name
+            // the key whose value it points at.
+            let message = e.message().trim();
+            let message = match e.span().and_then(|s| key_at(text, s.start)) {
+                Some(key) => format!("{key}: {message}"),
+                None => message.to_string(),
+            };
+            invalid(e.span(), message)
+        })?;
+        let check = Checker {
+            text,
+            invalid: &invalid,
+        };
+
+        let listen = raw.server.listen.get_ref().parse().map_err(|_| {
+            invalid(
+                Some(raw.server.listen.span()),
+                format!(
+                    "server.listen: `{}` is not an address like 127.0.0.1:9000",
+                    raw.server.listen.get_ref()
+                ),
+            )
+        })?;
+        let server = ServerConfig {
+            listen,
+            state_dir: tidy(root.join(&raw.server.state_dir)),
+            region: raw.server.region,
+        };
+
+        let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();
+        let mut functions = BTreeMap::new();
+        let mut route_claims = RouteClaims::default();
+        for (name, f) in raw.functions {
+            let key = |field: &str| format!("functions.{}.{field}", name.get_ref());
+            if !valid_function_name(name.get_ref()) {
+                return Err(invalid(
+                    Some(name.span()),
+                    format!(
+                        "functions.{}: a function name is 1 to 64 letters, digits, '-' or '_'",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            if f.command.get_ref().is_empty() || f.command.get_ref()[0].is_empty() {
+                return Err(invalid(
+                    Some(f.command.span()),
+                    format!("{}: must name the program to run", key("command")),
+                ));
+            }
+            check.range(&key("timeout_s"), &f.timeout_s, TIMEOUT_RANGE_S)?;
+            check.range(&key("memory_mb"), &f.memory_mb, MEMORY_RANGE_MB)?;
+            check.at_least(&key("max_concurrency"), &f.max_concurrency, 1)?;
+            check.at_least(&key("idle_s"), &f.idle_s, 1)?;
+            check.at_least(
+                &key("per_sandbox_concurrency"),
+                &f.per_sandbox_concurrency,
+                1,
+            )?;
+            if f.provisioned.get_ref() > f.max_concurrency.get_ref() {
+                return Err(invalid(
+                    Some(f.provisioned.span()),
+                    format!(
+                        "{}: {} is more than max_concurrency ({})",
+                        key("provisioned"),
+                        f.provisioned.get_ref(),
+                        f.max_concurrency.get_ref()
+                    ),
+                ));
+            }
+            let async_config = match f.async_config {
+                Some(raw) => check.async_config(&key("async"), raw, &names)?,
+                None => AsyncConfig::default(),
+            };
+            let http = f
+                .http
+                .map(|h| route_claims.check(name.get_ref(), h))
+                .transpose()
+                .map_err(|e| invalid(e.span, e.message))?;
+            let name = name.into_inner();
+            let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
+            functions.insert(
+                name.clone(),
+                FunctionConfig {
+                    command: resolve_command(f.command.into_inner(), root),
+                    name,
+                    workdir,
+                    handler: f.handler,
+                    env: f.env,
+                    memory_mb: f.memory_mb.into_inner(),
+                    timeout_s: f.timeout_s.into_inner(),
+                    max_concurrency: f.max_concurrency.into_inner(),
+                    provisioned: f.provisioned.into_inner(),
+                    idle_s: f.idle_s.into_inner(),
+                    build: f.build,
+                    per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
+                    async_config,
+                    http,
+                },
+            );
+        }
+        Ok(Manifest {
+            server,
+            functions,
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+fn valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Drops the `.` components that joining `./x` leaves, so paths read cleanly
+/// in environment variables and messages.
+fn tidy(path: PathBuf) -> PathBuf {
+    path.components().collect()
+}
+
+fn resolve_command(mut command: Vec<String>, root: &Path) -> Vec<String> {
+    if command[0].contains('/') {
+        command[0] = tidy(root.join(&command[0])).to_string_lossy().into_owned();
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests;
