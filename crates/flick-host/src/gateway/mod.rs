@@ -155,10 +155,29 @@ impl Gateway {
     }
 }
 
+/// Asserts that every field of `ours` is one AWS's sample `aws` has, and
+/// that the only sample fields missing from `ours` start with one of `lacking`
+/// (the features the host does not have).
+#[cfg(test)]
+pub(crate) fn assert_fields_match(ours: &serde_json::Value, aws: &str, lacking: &[&str]) {
+    let ours = field_paths(ours);
+    let aws = field_paths(&serde_json::from_str(aws).expect("the AWS sample is JSON"));
+    let extra: Vec<_> = ours.difference(&aws).collect();
+    assert!(extra.is_empty(), "fields AWS does not send: {extra:?}");
+    let missing: Vec<_> = aws
+        .difference(&ours)
+        .filter(|p| !lacking.iter().any(|l| p.starts_with(l)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields AWS sends that the host does not: {missing:?}"
+    );
+}
+
 /// The dotted paths of an event's fields, descending only into the request
 /// context: the keys of headers and parameters are data, not fields.
 #[cfg(test)]
-pub(crate) fn field_paths(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+fn field_paths(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
         let Some(o) = v.as_object() else { return };
         for (k, child) in o {
