@@ -560,3 +560,25 @@ def report_lines(text, request_id=None):
 def request_id_of(resp):
     """The invocation's request id as the Invoke API reports it (x-amzn-RequestId)."""
     return resp["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
+
+
+def http_request(port, method, path, headers=(), body=None):
+    """One request with http.client, so that a header can be sent twice;
+    returns (status, header list, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def header_values(header_list, name):
+    """Every value of header `name` (lower case) in an http.client header list."""
+    return [v for k, v in header_list if k.lower() == name]

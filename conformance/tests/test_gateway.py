@@ -4,7 +4,6 @@ API Gateway's own answers for no route, throttling, function errors and timeouts
 The function is conformance/functions/python/gateway_app.py under awslambdaric."""
 
 import base64
-import http.client
 import json
 import re
 import subprocess
@@ -14,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import python_function, render_manifest
+from conftest import header_values, http_request, python_function, render_manifest
 
 TIME_RE = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -36,23 +35,10 @@ def host(make_host):
 
 
 def raw_request(host, method, path, headers=(), body=None):
-    """http.client, so that a header can be sent twice; returns (status, header list, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", host.port, timeout=30)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in headers:
-            conn.putheader(k, v)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
-    finally:
-        conn.close()
+    return http_request(host.port, method, path, headers, body)
 
 
-def values(header_list, name):
-    return [v for k, v in header_list if k.lower() == name]
+values = header_values
 
 
 def echo(host, method, path, headers=(), body=None):

@@ -4,7 +4,6 @@ client, in both payload versions: routing, path and query, repeated headers,
 binary bodies and cookies both ways, the request context, and an event that
 is not HTTP refused with what arrived."""
 
-import http.client
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, header_values, http_request
 
 PAYLOADS = ["2.0", "1.0"]
 
@@ -37,23 +36,10 @@ def host(request, make_host, http_axum_bin):
 
 
 def call(host, method, path, headers=(), body=None):
-    """http.client, so that a header can be sent twice; returns (status, header list, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", host.port, timeout=30)
-    try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
-        for k, v in headers:
-            conn.putheader(k, v)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        return resp.status, resp.getheaders(), resp.read()
-    finally:
-        conn.close()
+    return http_request(host.port, method, path, headers, body)
 
 
-def values(header_list, name):
-    return [v for k, v in header_list if k.lower() == name]
+values = header_values
 
 
 def test_routes_path_and_query(host):
