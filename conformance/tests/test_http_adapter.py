@@ -108,7 +108,8 @@ def test_an_event_that_is_not_http_is_refused_with_what_arrived(host):
 
 # ---------------------------------------------------------------------------
 # response streaming (examples/http-streaming) through the host's Runtime API,
-# read back with the Invoke API: the gateway does not stream.
+# read back with the Invoke API and through the gateway (which answers a
+# streamed response whole: it does not pass the stream through).
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +119,8 @@ def stream_host(make_host):
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         pytest.fail(f"cargo build -p example-http-streaming failed:\n{proc.stderr}")
-    spec = {"command": [str(target / "release" / "example-http-streaming")], "memory_mb": 128, "timeout_s": 3}
+    spec = {"command": [str(target / "release" / "example-http-streaming")], "memory_mb": 128, "timeout_s": 3,
+            "http": {"routes": ["GET /stream", "GET /fail"], "payload": "2.0"}}
     return make_host({"stream": spec}, name="stream")
 
 
@@ -147,3 +149,17 @@ def test_stream_failing_midway_is_a_function_error(stream_host):
     # and the sandbox serves on
     resp, _ = stream_host.invoke("stream", url_event("/stream"))
     assert "FunctionError" not in resp
+
+
+def test_streamed_response_through_the_gateway(stream_host):
+    status, headers, body = http_request(stream_host.port, "GET", "/stream")
+    assert status == 200
+    assert header_values(headers, "content-type") == ["text/plain"]
+    assert header_values(headers, "set-cookie") == ["seen=1"]
+    assert body == b"one\ntwo\nthree\n"
+
+
+def test_stream_failing_midway_is_a_502_through_the_gateway(stream_host):
+    status, _, body = http_request(stream_host.port, "GET", "/fail")
+    assert status == 502
+    assert json.loads(body) == {"message": "Internal Server Error"}

@@ -6,6 +6,8 @@
 //! bodies, and 2.0's bare-result rule (a result that is not an object with a
 //! `statusCode` is a 200 `application/json` whose body is the result itself).
 //! A result that breaks the rules is [`Malformed`]; the caller answers 502.
+//! A response the runtime streamed in Lambda's HTTP integration format (a
+//! JSON prelude, eight NUL bytes, the body) is answered the same way, whole.
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -19,7 +21,15 @@ use super::config::PayloadVersion;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Malformed(pub String);
 
+/// What ends the prelude of a streamed HTTP response.
+const PRELUDE_END: [u8; 8] = [0; 8];
+
 pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malformed> {
+    if let Some((prelude, body)) = split_prelude(result) {
+        let mut resp = structured(version, &prelude)?;
+        *resp.body_mut() = Body::from(body.to_vec());
+        return Ok(resp);
+    }
     let value: Value = serde_json::from_slice(result)
         .map_err(|e| Malformed(format!("the result is not JSON: {e}")))?;
     match (version, value) {
@@ -29,6 +39,25 @@ pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malfo
             "a payload 1.0 result must be an object with a statusCode".into(),
         )),
     }
+}
+
+/// `{statusCode, headers, cookies}`, eight NUL bytes, then the body as it
+/// is. JSON text never holds a NUL byte, so no JSON result is taken for one.
+fn split_prelude(result: &[u8]) -> Option<(Map<String, Value>, &[u8])> {
+    if result.first() != Some(&b'{') {
+        return None;
+    }
+    let at = result
+        .windows(PRELUDE_END.len())
+        .position(|w| w == PRELUDE_END)?;
+    let Ok(Value::Object(mut prelude)) = serde_json::from_slice(&result[..at]) else {
+        return None;
+    };
+    prelude.entry("statusCode").or_insert(Value::from(200));
+    // The body is what follows the prelude, never a field of it.
+    prelude.remove("body");
+    prelude.remove("isBase64Encoded");
+    Some((prelude, &result[at + PRELUDE_END.len()..]))
 }
 
 /// 2.0's inferred response: the result, as it came, is the body.
@@ -145,6 +174,23 @@ mod tests {
             .to_bytes()
             .to_vec();
         (status, headers, body)
+    }
+
+    #[tokio::test]
+    async fn streamed_prelude_then_raw_body() {
+        let streamed = "{\"statusCode\":201,\"headers\":{\"content-type\":\"text/plain\"},\"cookies\":[\"a=1\"]}\0\0\0\0\0\0\0\0one\ntwo\0three";
+        for version in [PayloadVersion::V2, PayloadVersion::V1] {
+            let (status, headers, body) = parts(version, streamed).await;
+            assert_eq!(status, 201);
+            assert!(headers.contains(&("content-type".into(), "text/plain".into())));
+            assert_eq!(body, b"one\ntwo\0three");
+        }
+        let (status, headers, _) = parts(PayloadVersion::V2, streamed).await;
+        assert_eq!(status, 201);
+        assert!(headers.contains(&("set-cookie".into(), "a=1".into())));
+        // No statusCode in the prelude means 200, as on Lambda.
+        let (status, _, body) = parts(PayloadVersion::V2, "{}\0\0\0\0\0\0\0\0x").await;
+        assert_eq!((status, body.as_slice()), (200, &b"x"[..]));
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
