@@ -15,6 +15,7 @@ rust-official), release build. Measured in one run, on this machine:
 Writes bench/host/RESULTS.md. Run with bench/host/run.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -113,9 +114,12 @@ def flick_manifest(folder, cold_functions):
     (folder / "flick.toml").write_text("\n".join(lines))
 
 
-def bench_flick():
+@contextlib.contextmanager
+def flick_host(cold_functions):
+    """A running `flick serve` with `echo` (10 provisioned) and N cold
+    functions; yields (process, base URL, state folder)."""
     folder = Path(tempfile.mkdtemp(prefix="flick-bench-"))
-    flick_manifest(folder, COLD_SAMPLES)
+    flick_manifest(folder, cold_functions)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     host = subprocess.Popen(
@@ -124,46 +128,40 @@ def bench_flick():
     )
     try:
         wait_ready(f"{base}/2015-03-31/functions")
-        url = lambda name: f"{base}/2015-03-31/functions/{name}/invocations"
-        cold = [invoke(url(f"cold-{i}")) * 1000 for i in range(COLD_SAMPLES)]
-        # 10 provisioned sandboxes of `echo` are warm; the cold ones are reaped
-        # only after idle_s, so count only echo's for the RSS figure: measure
-        # on a host that has just the 10.
+        yield host, base, folder
+    finally:
+        host.send_signal(signal.SIGTERM)
+        host.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def invoke_url(base, name):
+    return f"{base}/2015-03-31/functions/{name}/invocations"
+
+
+def bench_flick():
+    with flick_host(COLD_SAMPLES) as (_, base, folder):
+        cold = [invoke(invoke_url(base, f"cold-{i}")) * 1000 for i in range(COLD_SAMPLES)]
+        # The cold functions' sandboxes stay until idle_s, so the RSS figure
+        # comes from a host of its own (bench_flick_rss) with just echo's 10.
+        echo = invoke_url(base, "echo")
         warm = {}
-        invoke(url("echo"))
+        invoke(echo)
         log = folder / "state" / "logs" / "echo.log"
         time.sleep(0.2)  # the host writes logs in batches a few ms apart
         before = len(report_durations(log))
-        warm[1] = wrk(url("echo"), 1, WARM_SECONDS)
+        warm[1] = wrk(echo, 1, WARM_SECONDS)
         # Durations of the single-client run only: they pair with its round trips.
         time.sleep(0.5)
         durations = report_durations(log)[before:]
-        warm[8] = wrk(url("echo"), 8, WARM_SECONDS)
+        warm[8] = wrk(echo, 8, WARM_SECONDS)
         return {"cold_ms": cold, "warm": warm, "echo_duration_ms": durations}
-    finally:
-        host.send_signal(signal.SIGTERM)
-        host.wait(30)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def bench_flick_rss():
-    folder = Path(tempfile.mkdtemp(prefix="flick-bench-rss-"))
-    flick_manifest(folder, 0)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    host = subprocess.Popen(
-        [str(FLICK), "serve", "--config", str(folder / "flick.toml"), "--listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(f"{base}/2015-03-31/functions")
-        url = f"{base}/2015-03-31/functions/echo/invocations"
-        wrk(url, 10, 2)  # every one of the 10 sandboxes has served
+    with flick_host(0) as (host, base, _):
+        wrk(invoke_url(base, "echo"), 10, 2)  # every one of the 10 sandboxes has served
         return rss_mb(host.pid)
-    finally:
-        host.send_signal(signal.SIGTERM)
-        host.wait(30)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report_durations(log):
