@@ -16,6 +16,7 @@ pub mod build_step;
 pub(crate) mod clock;
 pub mod function;
 pub mod gateway;
+pub(crate) mod ids;
 pub mod invoke_api;
 pub mod logs;
 pub mod manifest;

@@ -74,7 +74,7 @@ impl Gateway {
 
     /// Serves one request; every failure is one of API Gateway's answers.
     pub async fn handle(&self, req: Request) -> Response {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = crate::ids::uuid().to_string();
         match self.serve(req, &request_id).await {
             Ok(resp) => answers::with_request_id(resp, &request_id),
             Err(answer) => answer.into_response(&request_id),

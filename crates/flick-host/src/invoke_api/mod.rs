@@ -103,7 +103,7 @@ async fn invoke(
     match invocation_type {
         InvocationType::DryRun => Ok(StatusCode::NO_CONTENT.into_response()),
         InvocationType::Event => {
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = crate::ids::uuid().to_string();
             let event = NewEvent {
                 id: request_id.clone(),
                 function: function.config.name.clone(),
@@ -126,7 +126,7 @@ async fn invoke(
             Ok(resp)
         }
         InvocationType::RequestResponse => {
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = crate::ids::uuid().to_string();
             let req = InvokeRequest {
                 request_id: request_id.clone(),
                 payload,

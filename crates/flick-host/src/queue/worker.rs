@@ -268,7 +268,7 @@ fn record(
 /// A destination's event: the record, under a request id of its own.
 fn new_event(function: &str, payload: bytes::Bytes) -> NewEvent {
     NewEvent {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: crate::ids::uuid().to_string(),
         function: function.to_string(),
         payload,
         client_context: None,

@@ -103,7 +103,7 @@ impl Sandbox {
             payload: req.payload.clone(),
             deadline_ms: clock::epoch_ms(deadline),
             function_arn: self.function.arn.clone(),
-            trace_id: new_trace_id(),
+            trace_id: crate::ids::trace_header(),
             client_context: req.client_context.clone(),
             cognito_identity: req.cognito_identity.clone(),
         });
@@ -138,30 +138,9 @@ fn failure_lines(failure: &Failure, request_id: &str) -> Vec<String> {
     }
 }
 
-/// An X-Ray style trace header: `Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0`.
-fn new_trace_id() -> String {
-    let secs = clock::epoch_ms(SystemTime::now()) / 1000;
-    let r = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        &r[..24],
-        &r[16..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trace_id_shape() {
-        let t = new_trace_id();
-        let parts: Vec<&str> = t.split(';').collect();
-        assert_eq!(parts.len(), 3);
-        assert!(parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24);
-        assert_eq!(parts[1].len(), "Parent=".len() + 16);
-        assert_eq!(parts[2], "Sampled=0");
-    }
 
     #[test]
     fn failure_lines_are_message_then_type() {

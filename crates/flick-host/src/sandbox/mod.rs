@@ -66,7 +66,7 @@ impl Sandbox {
         host: &HostContext,
         init_type: InitType,
     ) -> Arc<Sandbox> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = crate::ids::uuid().simple().to_string();
         let started = Instant::now();
         let mailbox = Arc::new(Mailbox::new(started));
         let (exited_tx, exited) = watch::channel(false);
