@@ -4,9 +4,11 @@ client, in both payload versions: routing, path and query, repeated headers,
 binary bodies and cookies both ways, the request context, and an event that
 is not HTTP refused with what arrived."""
 
+import http.client
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -108,8 +110,8 @@ def test_an_event_that_is_not_http_is_refused_with_what_arrived(host):
 
 # ---------------------------------------------------------------------------
 # response streaming (examples/http-streaming) through the host's Runtime API,
-# read back with the Invoke API and through the gateway (which answers a
-# streamed response whole: it does not pass the stream through).
+# read back with the Invoke API (collected) and through the gateway (passed on
+# chunk by chunk as the function writes it).
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,7 @@ def stream_host(make_host):
     if proc.returncode != 0:
         pytest.fail(f"cargo build -p example-http-streaming failed:\n{proc.stderr}")
     spec = {"command": [str(target / "release" / "example-http-streaming")], "memory_mb": 128, "timeout_s": 3,
-            "http": {"routes": ["GET /stream", "GET /fail"], "payload": "2.0"}}
+            "http": {"routes": ["GET /stream", "GET /fail", "GET /slow"], "payload": "2.0"}}
     return make_host({"stream": spec}, name="stream")
 
 
@@ -159,7 +161,41 @@ def test_streamed_response_through_the_gateway(stream_host):
     assert body == b"one\ntwo\nthree\n"
 
 
-def test_stream_failing_midway_is_a_502_through_the_gateway(stream_host):
-    status, _, body = http_request(stream_host.port, "GET", "/fail")
-    assert status == 502
-    assert json.loads(body) == {"message": "Internal Server Error"}
+def test_gateway_passes_a_stream_on_as_it_is_written(stream_host):
+    # /slow writes "first", waits 1.5 s, then writes "last": a gateway that
+    # collected the stream would deliver both lines together after the pause.
+    conn = http.client.HTTPConnection("127.0.0.1", stream_host.port, timeout=30)
+    try:
+        began = time.monotonic()
+        conn.request("GET", "/slow")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.getheader("transfer-encoding") == "chunked"
+        assert resp.readline() == b"first\n"
+        first_at = time.monotonic() - began
+        assert resp.readline() == b"last\n"
+        last_at = time.monotonic() - began
+        assert resp.read() == b""
+    finally:
+        conn.close()
+    assert last_at >= 1.4, last_at
+    assert first_at < 1.0, f"the first line came after {first_at:.2f} s, with the last"
+
+
+def test_stream_failing_midway_is_cut_off_through_the_gateway(stream_host):
+    # The head went out before the failure, so no 502 can follow it: the
+    # chunked body ends without its last chunk, and the client sees a
+    # truncated response rather than a complete one.
+    conn = http.client.HTTPConnection("127.0.0.1", stream_host.port, timeout=30)
+    try:
+        conn.request("GET", "/fail")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            resp.read()
+        assert cut.value.partial == b"one\n"
+    finally:
+        conn.close()
+    # and the sandbox serves on
+    status, _, body = http_request(stream_host.port, "GET", "/stream")
+    assert (status, body) == (200, b"one\ntwo\nthree\n")

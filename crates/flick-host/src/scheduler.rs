@@ -75,11 +75,18 @@ impl Scheduler {
         name: &str,
         req: InvokeRequest,
     ) -> Result<InvokeResult, ScheduleError> {
+        self.start(name, req)?.result().await
+    }
+
+    /// Starts one invocation of `name`, or refuses it at once; the
+    /// invocation runs to its end whether or not its result is awaited.
+    pub fn start(&self, name: &str, req: InvokeRequest) -> Result<Running, ScheduleError> {
         let pool = self.pools.get(name).ok_or(ScheduleError::NotFound)?.clone();
         let lease = pool.acquire()?;
+        let function = pool.function.clone();
         // In its own task: a client that hangs up must not strand a sandbox
         // mid-invocation with its concurrency slot taken.
-        let run = tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let sandbox = match lease {
                 Lease::Warm(sandbox) => sandbox,
                 Lease::Cold => pool.add(InitType::OnDemand, false).await,
@@ -88,12 +95,7 @@ impl Scheduler {
             pool.release(sandbox, result.reusable);
             result
         });
-        run.await.map_err(|e| {
-            // Only a panic in the host ends the task early; it is a bug, so
-            // log it, and spare the client a hung connection.
-            tracing::error!("an invocation of {name} ended abnormally: {e}");
-            ScheduleError::ShuttingDown
-        })
+        Ok(Running { function, task })
     }
 
     /// Stops taking invocations, waits up to `grace` for those under way,
@@ -114,6 +116,27 @@ impl Scheduler {
         for stop in stops.collect::<Vec<_>>() {
             let _ = stop.await;
         }
+    }
+}
+
+/// An invocation under way.
+pub struct Running {
+    function: Arc<Function>,
+    task: tokio::task::JoinHandle<InvokeResult>,
+}
+
+impl Running {
+    /// Waits for the invocation's end.
+    pub async fn result(self) -> Result<InvokeResult, ScheduleError> {
+        self.task.await.map_err(|e| {
+            // Only a panic in the host ends the task early; it is a bug, so
+            // log it, and spare the client a hung connection.
+            tracing::error!(
+                "an invocation of {} ended abnormally: {e}",
+                self.function.config.name
+            );
+            ScheduleError::ShuttingDown
+        })
     }
 }
 

@@ -5,9 +5,11 @@
 //! invocation instead of a silently cut response.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Response};
@@ -15,10 +17,15 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use http_body::Frame;
+use tokio::time::Sleep;
 
-/// A body of frames known in advance; `Err` stands for a source that fails
-/// midway (a database cursor, an upstream connection).
-struct Frames(VecDeque<Result<&'static str, &'static str>>);
+/// A body of frames known in advance, produced `pause` apart; `Err` stands
+/// for a source that fails midway (a database cursor, an upstream connection).
+struct Frames {
+    next: VecDeque<Result<&'static str, &'static str>>,
+    pause: Duration,
+    waiting: Option<Pin<Box<Sleep>>>,
+}
 
 impl http_body::Body for Frames {
     type Data = Bytes;
@@ -26,20 +33,33 @@ impl http_body::Body for Frames {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        Poll::Ready(self.0.pop_front().map(|next| match next {
+        if let Some(waiting) = self.waiting.as_mut() {
+            if waiting.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let next = self.next.pop_front();
+        self.waiting = (!self.pause.is_zero() && !self.next.is_empty())
+            .then(|| Box::pin(tokio::time::sleep(self.pause)));
+        Poll::Ready(next.map(|next| match next {
             Ok(text) => Ok(Frame::data(Bytes::from_static(text.as_bytes()))),
             Err(why) => Err(io::Error::other(why)),
         }))
     }
 }
 
-fn streamed(frames: Vec<Result<&'static str, &'static str>>) -> Response<Body> {
+fn streamed(frames: Vec<Result<&'static str, &'static str>>, pause: Duration) -> Response<Body> {
+    let body = Frames {
+        next: frames.into(),
+        pause,
+        waiting: None,
+    };
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain")
         .header(header::SET_COOKIE, "seen=1")
-        .body(Body::new(Frames(frames.into())))
+        .body(Body::new(body))
         .unwrap_or_default()
 }
 
@@ -47,11 +67,31 @@ fn app() -> Router {
     Router::new()
         .route(
             "/stream",
-            get(|| async { streamed(vec![Ok("one\n"), Ok("two\n"), Ok("three\n")]) }),
+            get(|| async {
+                streamed(
+                    vec![Ok("one\n"), Ok("two\n"), Ok("three\n")],
+                    Duration::ZERO,
+                )
+            }),
         )
         .route(
             "/fail",
-            get(|| async { streamed(vec![Ok("one\n"), Err("the source went away")]) }),
+            get(|| async {
+                streamed(
+                    vec![Ok("one\n"), Err("the source went away")],
+                    Duration::ZERO,
+                )
+            }),
+        )
+        // A slow producer: the first line is out long before the last.
+        .route(
+            "/slow",
+            get(|| async {
+                streamed(
+                    vec![Ok("first\n"), Ok("last\n")],
+                    Duration::from_millis(1500),
+                )
+            }),
         )
 }
 

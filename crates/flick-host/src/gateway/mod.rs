@@ -4,11 +4,13 @@
 //! One request reads straight through: [`routes`] picks the function, the
 //! request is read into a [`request::GatewayRequest`], [`event_v2`] or
 //! [`event_v1`] builds the event, the scheduler invokes the function exactly
-//! as the Invoke API does, and [`response`] turns its result back into HTTP.
+//! as the Invoke API does, and [`answer_stream`] with [`response`] turns its
+//! result back into HTTP, passing a streamed response on as it arrives.
 //! [`answers`] holds API Gateway's own answers (404, 429, 502, 504...).
 //! The manifest table is read in [`config`]. This module does not run
 //! functions: that is the scheduler's job.
 
+mod answer_stream;
 mod answers;
 pub mod config;
 mod event_v1;
@@ -27,9 +29,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
-use crate::outcome::{Failure, Outcome};
 use crate::sandbox::InvokeRequest;
-use crate::scheduler::{ScheduleError, Scheduler};
+use crate::scheduler::Scheduler;
+use answer_stream::Answering;
 use answers::Answer;
 use config::PayloadVersion;
 use request::GatewayRequest;
@@ -124,34 +126,27 @@ impl Gateway {
             PayloadVersion::V1 => event_v1::event(&request),
         };
 
+        let (sink, chunks) = tokio::sync::mpsc::channel(answer_stream::CHUNKS_IN_FLIGHT);
         let invoke = InvokeRequest {
             request_id: request_id.to_string(),
             payload: Bytes::from(event.to_string()),
             client_context: None,
             cognito_identity: None,
+            stream: Some(sink),
         };
-        let result = self
+        let running = self
             .scheduler
-            .invoke(&target.function, invoke)
-            .await
-            .map_err(|e| match e {
-                ScheduleError::Throttled => Answer::Throttled,
-                ScheduleError::ShuttingDown => Answer::Unavailable,
-                // The table is built from the scheduler's own functions.
-                ScheduleError::NotFound => Answer::InternalError,
-            })?;
-        match result.outcome {
-            Outcome::Response(body) => response::to_http(target.payload, &body).map_err(|e| {
-                tracing::warn!(
-                    "[{}] gateway: malformed response for {request_id}: {}",
-                    target.function,
-                    e.0
-                );
-                Answer::BadGateway
-            }),
-            Outcome::Failure(Failure::Timeout { .. }) => Err(Answer::Timeout),
-            Outcome::FunctionError(_) | Outcome::Failure(_) => Err(Answer::BadGateway),
+            .start(&target.function, invoke)
+            .map_err(answer_stream::schedule_answer)?;
+        Answering {
+            version: target.payload,
+            function: target.function.clone(),
+            request_id: request_id.to_string(),
+            chunks,
+            running,
         }
+        .respond()
+        .await
     }
 }
 

@@ -7,7 +7,8 @@
 //! `statusCode` is a 200 `application/json` whose body is the result itself).
 //! A result that breaks the rules is [`Malformed`]; the caller answers 502.
 //! A response the runtime streamed in Lambda's HTTP integration format (a
-//! JSON prelude, eight NUL bytes, the body) is answered the same way, whole.
+//! JSON prelude, eight NUL bytes, the body) gets its head from the prelude,
+//! [`prelude`] as soon as it has arrived, or [`to_http`] from the whole.
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -24,10 +25,33 @@ pub struct Malformed(pub String);
 /// What ends the prelude of a streamed HTTP response.
 const PRELUDE_END: [u8; 8] = [0; 8];
 
+/// What the start of a streamed response says about its head.
+pub enum Prelude {
+    /// A whole prelude: the response with an empty body, and where in the
+    /// bytes seen so far the body begins.
+    Complete(Result<Response, Malformed>, usize),
+    /// It may be a prelude still arriving.
+    Partial,
+    /// Not the HTTP integration format: the result is read whole.
+    Absent,
+}
+
+/// Reads the head of a response from the first bytes the runtime streamed.
+pub fn prelude(version: PayloadVersion, start: &[u8]) -> Prelude {
+    if start.first() != Some(&b'{') {
+        return Prelude::Absent;
+    }
+    match split_prelude(start) {
+        Some((prelude, body_at)) => Prelude::Complete(structured(version, &prelude), body_at),
+        None if prelude_end(start).is_none() => Prelude::Partial,
+        None => Prelude::Absent,
+    }
+}
+
 pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malformed> {
-    if let Some((prelude, body)) = split_prelude(result) {
+    if let Some((prelude, body_at)) = split_prelude(result) {
         let mut resp = structured(version, &prelude)?;
-        *resp.body_mut() = Body::from(body.to_vec());
+        *resp.body_mut() = Body::from(result[body_at..].to_vec());
         return Ok(resp);
     }
     let value: Value = serde_json::from_slice(result)
@@ -42,14 +66,13 @@ pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malfo
 }
 
 /// `{statusCode, headers, cookies}`, eight NUL bytes, then the body as it
-/// is. JSON text never holds a NUL byte, so no JSON result is taken for one.
-fn split_prelude(result: &[u8]) -> Option<(Map<String, Value>, &[u8])> {
+/// is: the prelude and where the body begins. JSON text never holds a NUL
+/// byte, so no JSON result is taken for one.
+fn split_prelude(result: &[u8]) -> Option<(Map<String, Value>, usize)> {
     if result.first() != Some(&b'{') {
         return None;
     }
-    let at = result
-        .windows(PRELUDE_END.len())
-        .position(|w| w == PRELUDE_END)?;
+    let at = prelude_end(result)?;
     let Ok(Value::Object(mut prelude)) = serde_json::from_slice(&result[..at]) else {
         return None;
     };
@@ -57,7 +80,13 @@ fn split_prelude(result: &[u8]) -> Option<(Map<String, Value>, &[u8])> {
     // The body is what follows the prelude, never a field of it.
     prelude.remove("body");
     prelude.remove("isBase64Encoded");
-    Some((prelude, &result[at + PRELUDE_END.len()..]))
+    Some((prelude, at + PRELUDE_END.len()))
+}
+
+fn prelude_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(PRELUDE_END.len())
+        .position(|w| w == PRELUDE_END)
 }
 
 /// 2.0's inferred response: the result, as it came, is the body.
@@ -191,6 +220,31 @@ mod tests {
         // No statusCode in the prelude means 200, as on Lambda.
         let (status, _, body) = parts(PayloadVersion::V2, "{}\0\0\0\0\0\0\0\0x").await;
         assert_eq!((status, body.as_slice()), (200, &b"x"[..]));
+    }
+
+    #[test]
+    fn prelude_is_known_as_soon_as_it_ends() {
+        let v = PayloadVersion::V2;
+        assert!(matches!(
+            prelude(v, b"{\"statusCode\":201"),
+            Prelude::Partial
+        ));
+        assert!(matches!(prelude(v, b"[1,2"), Prelude::Absent));
+        // NUL bytes after something that is not a JSON object: not a prelude.
+        assert!(matches!(
+            prelude(v, b"{oops\0\0\0\0\0\0\0\0"),
+            Prelude::Absent
+        ));
+        let start = b"{\"statusCode\":201}\0\0\0\0\0\0\0\0body";
+        match prelude(v, start) {
+            Prelude::Complete(Ok(resp), at) => {
+                assert_eq!(resp.status().as_u16(), 201);
+                assert_eq!(&start[at..], b"body");
+            }
+            _ => panic!("a whole prelude was not recognised"),
+        }
+        let bad = b"{\"statusCode\":\"x\"}\0\0\0\0\0\0\0\0";
+        assert!(matches!(prelude(v, bad), Prelude::Complete(Err(_), _)));
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -132,6 +132,7 @@ async fn invoke(
                 payload,
                 client_context,
                 cognito_identity: None,
+                stream: None,
             };
             let result = api
                 .scheduler

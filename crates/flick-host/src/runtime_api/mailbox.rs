@@ -2,7 +2,8 @@
 //!
 //! The invoking side posts a [`Dispatch`] and waits on a one-shot for its
 //! [`Outcome`]; the Runtime API hands dispatches to `/next` and completes them
-//! from `/response` and `/error`. The mailbox also carries the sandbox's
+//! from `/response` and `/error`. An invoker that can pass a streamed
+//! response on as it arrives leaves a [`StreamSink`] with its dispatch. The mailbox also carries the sandbox's
 //! lifecycle [`Status`], which both sides watch. It knows nothing of HTTP or
 //! processes.
 
@@ -32,6 +33,11 @@ pub struct Dispatch {
     pub cognito_identity: Option<String>,
 }
 
+/// Where the chunks of a streamed response go while the runtime is still
+/// writing them. Bounded: a slow reader slows the runtime down instead of
+/// making the host buffer.
+pub type StreamSink = mpsc::Sender<Bytes>;
+
 /// Where a sandbox is in its life.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
@@ -54,11 +60,17 @@ pub struct Mailbox {
     started: Instant,
     queue_tx: mpsc::UnboundedSender<Dispatch>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Dispatch>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    pending: Mutex<HashMap<String, Pending>>,
     answered: Mutex<VecDeque<String>>,
     status: watch::Sender<Status>,
     /// The log of the invocation under way, when exactly one is.
     tail: Mutex<Option<Tail>>,
+}
+
+/// An event the runtime has not answered yet.
+struct Pending {
+    answer: oneshot::Sender<Outcome>,
+    stream: Option<StreamSink>,
 }
 
 impl Mailbox {
@@ -79,9 +91,15 @@ impl Mailbox {
 
     /// Posts an event; the returned receiver yields its outcome. Every posted
     /// event gets exactly one outcome: from the runtime, or from [`Mailbox::fail_all`].
-    pub fn post(&self, dispatch: Dispatch) -> oneshot::Receiver<Outcome> {
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(dispatch.request_id.clone(), tx);
+    /// With a `stream` sink, a streamed response is relayed to it as it
+    /// arrives and the outcome only says how the stream ended.
+    pub fn post(
+        &self,
+        dispatch: Dispatch,
+        stream: Option<StreamSink>,
+    ) -> oneshot::Receiver<Outcome> {
+        let (answer, rx) = oneshot::channel();
+        lock(&self.pending).insert(dispatch.request_id.clone(), Pending { answer, stream });
         // The receiver lives as long as the mailbox, so this cannot fail.
         let _ = self.queue_tx.send(dispatch);
         rx
@@ -115,8 +133,8 @@ impl Mailbox {
             unreachable!("status was just set to Dead and never leaves it");
         };
         let drained: Vec<_> = lock(&self.pending).drain().collect();
-        for (_, tx) in drained {
-            let _ = tx.send(Outcome::Failure(reason.clone()));
+        for (_, pending) in drained {
+            let _ = pending.answer.send(Outcome::Failure(reason.clone()));
         }
     }
 
@@ -143,13 +161,18 @@ impl Mailbox {
         self.queue_rx.lock().await.recv().await
     }
 
+    /// The sink a streamed response to this pending event is relayed to, if its invoker left one.
+    pub fn stream_sink(&self, request_id: &str) -> Option<StreamSink> {
+        lock(&self.pending).get(request_id)?.stream.clone()
+    }
+
     /// Completes a pending event with the runtime's answer.
     pub fn answer(&self, request_id: &str, outcome: Outcome) -> Result<(), AnswerError> {
-        let tx = lock(&self.pending).remove(request_id);
-        match tx {
-            Some(tx) => {
+        let pending = lock(&self.pending).remove(request_id);
+        match pending {
+            Some(pending) => {
                 self.remember_answered(request_id);
-                let _ = tx.send(outcome);
+                let _ = pending.answer.send(outcome);
                 Ok(())
             }
             None if lock(&self.answered).iter().any(|id| id == request_id) => {
@@ -193,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn first_next_ends_init_and_answers_reach_the_poster() {
         let mb = Mailbox::new(Instant::now());
-        let rx = mb.post(dispatch("a"));
+        let rx = mb.post(dispatch("a"), None);
         assert_eq!(mb.status(), Status::Initializing);
         assert_eq!(mb.next().await.unwrap().request_id, "a");
         assert!(matches!(mb.status(), Status::Ready(_)));
@@ -213,8 +236,8 @@ mod tests {
     #[tokio::test]
     async fn death_fails_every_pending_event_with_the_first_reason() {
         let mb = Mailbox::new(Instant::now());
-        let a = mb.post(dispatch("a"));
-        let b = mb.post(dispatch("b"));
+        let a = mb.post(dispatch("a"), None);
+        let b = mb.post(dispatch("b"), None);
         mb.fail_all(Failure::Timeout { timeout_s: 1 });
         mb.fail_all(Failure::OutOfMemory);
         for rx in [a, b] {

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 use mailbox::AnswerError;
-pub use mailbox::{Dispatch, Mailbox, Status};
+pub use mailbox::{Dispatch, Mailbox, Status, StreamSink};
 
 /// Largest buffered response a runtime may post.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -101,6 +101,11 @@ async fn response(
     } else {
         MAX_RESPONSE_BYTES
     };
+    if streaming {
+        if let Some(sink) = mb.stream_sink(&id) {
+            return relay(&mb, &id, req.into_body(), sink).await;
+        }
+    }
     let declared = content_length(req.headers());
     let collected = match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => c,
@@ -123,6 +128,59 @@ async fn response(
         None => Outcome::Response(collected.to_bytes()),
     };
     answer(&mb, &id, outcome)
+}
+
+/// Passes a streamed response on chunk by chunk while the runtime writes it;
+/// the invocation is answered once the stream ends, with the error its
+/// trailers carry if it failed midway. A reader that went away does not stop
+/// the function: the rest of the stream is read and dropped, as on Lambda.
+async fn relay(mb: &Mailbox, id: &str, mut body: Body, sink: StreamSink) -> Response {
+    let mut sink = Some(sink);
+    let mut size = 0;
+    let mut failed = None;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let message = format!("the response stream broke before its end: {e}");
+                let body = json!({"errorType": "Runtime.StreamError", "errorMessage": message});
+                let _ = mb.answer(id, Outcome::FunctionError(Bytes::from(body.to_string())));
+                return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", &message);
+            }
+        };
+        let frame = match frame.into_data() {
+            Ok(data) => {
+                size += data.len();
+                if size > MAX_STREAMED_BYTES {
+                    let limit = MAX_STREAMED_BYTES;
+                    let body = Failure::ResponseTooLarge { size, limit }.body(id);
+                    let _ = mb.answer(id, Outcome::FunctionError(body));
+                    return runtime_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "RequestEntityTooLarge",
+                        &format!("streamed response is over the {limit} byte limit"),
+                    );
+                }
+                if let Some(s) = &sink {
+                    if s.send(data).await.is_err() {
+                        sink = None;
+                    }
+                }
+                continue;
+            }
+            Err(frame) => frame,
+        };
+        if let Some(err) = frame.trailers_ref().and_then(trailer_error) {
+            failed = Some(err);
+        }
+    }
+    // The reader learns the stream is over when the last sink is gone.
+    drop(sink);
+    let outcome = match failed {
+        Some(err) => Outcome::FunctionError(err),
+        None => Outcome::Response(Bytes::new()),
+    };
+    answer(mb, id, outcome)
 }
 
 async fn error(

@@ -14,7 +14,7 @@ use super::{InitType, Sandbox};
 use crate::clock;
 use crate::logs::{self, Report, Tail};
 use crate::outcome::{ExitStatusText, Failure, Outcome};
-use crate::runtime_api::Dispatch;
+use crate::runtime_api::{Dispatch, StreamSink};
 
 /// Lambda's limit on init: from process start to the first `/next`.
 pub const INIT_LIMIT: Duration = Duration::from_secs(10);
@@ -27,6 +27,9 @@ pub struct InvokeRequest {
     /// Decoded JSON, as the Runtime API passes it on.
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// Where a streamed response goes as it arrives; without one, the host
+    /// collects it into the outcome.
+    pub stream: Option<StreamSink>,
 }
 
 /// How it went.
@@ -98,15 +101,18 @@ impl Sandbox {
     async fn run(&self, req: &InvokeRequest) -> Outcome {
         let timeout = Duration::from_secs(self.function.config.timeout_s);
         let deadline = SystemTime::now() + timeout;
-        let answer = self.mailbox.post(Dispatch {
-            request_id: req.request_id.clone(),
-            payload: req.payload.clone(),
-            deadline_ms: clock::epoch_ms(deadline),
-            function_arn: self.function.arn.clone(),
-            trace_id: crate::ids::trace_header(),
-            client_context: req.client_context.clone(),
-            cognito_identity: req.cognito_identity.clone(),
-        });
+        let answer = self.mailbox.post(
+            Dispatch {
+                request_id: req.request_id.clone(),
+                payload: req.payload.clone(),
+                deadline_ms: clock::epoch_ms(deadline),
+                function_arn: self.function.arn.clone(),
+                trace_id: crate::ids::trace_header(),
+                client_context: req.client_context.clone(),
+                cognito_identity: req.cognito_identity.clone(),
+            },
+            req.stream.clone(),
+        );
         match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
             // The mailbox answers every posted event before it lets go of it.
