@@ -134,16 +134,21 @@ async fn invoke(
                 cognito_identity: None,
                 stream: None,
             };
-            let result = api
+            let running = api
                 .scheduler
-                .invoke(&function.config.name, req)
-                .await
+                .start(&function.config.name, req)
                 .map_err(|e| api.schedule_error(e, &function))?;
-            Ok(sync_response(
-                &request_id,
-                result.outcome,
-                tail.then_some(result.log_tail).flatten(),
-            ))
+            // The log tail holds END and REPORT, so only a caller that asked
+            // for it waits for the whole invocation.
+            let (outcome, log_tail) = if tail {
+                let result = running.result().await;
+                let result = result.map_err(|e| api.schedule_error(e, &function))?;
+                (result.outcome, result.log_tail)
+            } else {
+                let outcome = running.outcome().await;
+                (outcome.map_err(|e| api.schedule_error(e, &function))?, None)
+            };
+            Ok(sync_response(&request_id, outcome, log_tail))
         }
     }
 }
