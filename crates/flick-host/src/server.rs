@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
+
 use crate::build_step::{self, BuildError};
 use crate::invoke_api::{self, InvokeApi};
 use crate::logs::LogSink;
@@ -117,7 +119,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // The peer address is the gateway events' source IP.
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+    let server = axum::serve(listener.tap_io(no_delay), app).with_graceful_shutdown(async {
         let _ = stop_rx.await;
     });
     let served = tokio::spawn(async move { server.await });
@@ -167,5 +169,14 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Every write on the host's connections is a whole message (a response, a
+/// streamed chunk): it must leave at once, not wait for the peer's ACK of
+/// the one before.
+pub(crate) fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("cannot set TCP_NODELAY: {e}");
     }
 }

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use base64::Engine;
 use bytes::Bytes;
@@ -53,7 +54,7 @@ pub async fn serve(
         .layer(DefaultBodyLimit::disable())
         .with_state(mailbox);
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(listener.tap_io(crate::server::no_delay), app).await;
     });
     Ok((addr, task))
 }
