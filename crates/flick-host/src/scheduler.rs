@@ -17,7 +17,6 @@ use tokio::sync::Notify;
 
 use crate::function::Function;
 use crate::manifest::Manifest;
-use crate::outcome::Outcome;
 use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Sandbox};
 
 /// Why an invocation was not run.
@@ -85,7 +84,6 @@ impl Scheduler {
         let pool = self.pools.get(name).ok_or(ScheduleError::NotFound)?.clone();
         let lease = pool.acquire()?;
         let function = pool.function.clone();
-        let (early_tx, early) = tokio::sync::oneshot::channel();
         // In its own task: a client that hangs up must not strand a sandbox
         // mid-invocation with its concurrency slot taken.
         let task = tokio::spawn(async move {
@@ -93,15 +91,11 @@ impl Scheduler {
                 Lease::Warm(sandbox) => sandbox,
                 Lease::Cold => pool.add(InitType::OnDemand, false).await,
             };
-            let result = sandbox.invoke(req, early_tx).await;
+            let result = sandbox.invoke(req).await;
             pool.release(sandbox, result.reusable);
             result
         });
-        Ok(Running {
-            function,
-            task,
-            early,
-        })
+        Ok(Running { function, task })
     }
 
     /// Stops taking invocations, waits up to `grace` for those under way,
@@ -129,40 +123,21 @@ impl Scheduler {
 pub struct Running {
     function: Arc<Function>,
     task: tokio::task::JoinHandle<InvokeResult>,
-    early: tokio::sync::oneshot::Receiver<Outcome>,
 }
 
 impl Running {
-    /// Waits for the invocation's end: END and REPORT written, the log tail
-    /// taken, the sandbox freed.
+    /// Waits for the invocation's end.
     pub async fn result(self) -> Result<InvokeResult, ScheduleError> {
-        join(&self.function, self.task).await
+        self.task.await.map_err(|e| {
+            // Only a panic in the host ends the task early; it is a bug, so
+            // log it, and spare the client a hung connection.
+            tracing::error!(
+                "an invocation of {} ended abnormally: {e}",
+                self.function.config.name
+            );
+            ScheduleError::ShuttingDown
+        })
     }
-
-    /// Waits only for the outcome, which the runtime's answer gives before
-    /// the host has finished the invocation: what a caller that needs no log
-    /// tail waits for, so that the rest is off its response's path.
-    pub async fn outcome(self) -> Result<Outcome, ScheduleError> {
-        match self.early.await {
-            Ok(outcome) => Ok(outcome),
-            Err(_) => join(&self.function, self.task).await.map(|r| r.outcome),
-        }
-    }
-}
-
-async fn join(
-    function: &Function,
-    task: tokio::task::JoinHandle<InvokeResult>,
-) -> Result<InvokeResult, ScheduleError> {
-    task.await.map_err(|e| {
-        // Only a panic in the host ends the task early; it is a bug, so log
-        // it, and spare the client a hung connection.
-        tracing::error!(
-            "an invocation of {} ended abnormally: {e}",
-            function.config.name
-        );
-        ScheduleError::ShuttingDown
-    })
 }
 
 enum Lease {

@@ -9,9 +9,6 @@
 //! does not take a truncated body for a whole one. A streamed result that is
 //! not in that form is collected and mapped whole, like a buffered one.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use axum::body::Body;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
@@ -28,10 +25,6 @@ use crate::scheduler::{Running, ScheduleError};
 /// has to wait.
 pub const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// How far a prelude is looked for before the stream is read whole instead
-/// (each look scans what came so far).
-const MAX_PRELUDE: usize = 64 * 1024;
-
 /// The invocation under way and the chunks it streams.
 pub struct Answering {
     pub version: PayloadVersion,
@@ -41,49 +34,39 @@ pub struct Answering {
     pub running: Running,
 }
 
-/// The invocation's outcome, awaited apart from its chunks.
-type Ending = Pin<Box<dyn Future<Output = Result<Outcome, ScheduleError>> + Send>>;
-
 impl Answering {
     /// The HTTP response, as early as it can be known.
-    pub async fn respond(self) -> Result<Response, Answer> {
+    pub async fn respond(mut self) -> Result<Response, Answer> {
+        let mut start = BytesMut::new();
+        while let Some(chunk) = self.chunks.recv().await {
+            start.extend_from_slice(&chunk);
+            match response::prelude(self.version, &start) {
+                Prelude::Partial => {}
+                Prelude::Absent => {
+                    while let Some(chunk) = self.chunks.recv().await {
+                        start.extend_from_slice(&chunk);
+                    }
+                }
+                Prelude::Complete(head, body_at) => {
+                    let mut resp =
+                        head.map_err(|e| malformed(&self.function, &self.request_id, e))?;
+                    let first = start.split_off(body_at).freeze();
+                    *resp.body_mut() = Body::from_stream(self.body(first));
+                    return Ok(resp);
+                }
+            }
+        }
+        // Every sink is gone: the invocation has ended.
         let Answering {
             version,
             function,
             request_id,
-            mut chunks,
             running,
+            ..
         } = self;
-        let mut ending: Ending = Box::pin(running.outcome());
-        let mut start = BytesMut::new();
-        let mut looking = true;
-        // The runtime's answer comes after its last chunk is queued, so
-        // taking chunks first never leaves one behind.
-        let outcome = loop {
-            tokio::select! {
-                biased;
-                Some(chunk) = chunks.recv() => {
-                    start.extend_from_slice(&chunk);
-                    if !looking {
-                        continue;
-                    }
-                    match response::prelude(version, &start) {
-                        Prelude::Complete(head, body_at) => {
-                            let mut resp = head.map_err(|e| malformed(&function, &request_id, e))?;
-                            let rest = Rest { chunks, ending, function, request_id };
-                            *resp.body_mut() = Body::from_stream(rest.body(start.split_off(body_at).freeze()));
-                            return Ok(resp);
-                        }
-                        Prelude::Partial => looking = start.len() <= MAX_PRELUDE,
-                        Prelude::Absent => looking = false,
-                    }
-                }
-                outcome = &mut ending => break outcome,
-            }
-        };
-        match outcome.map_err(schedule_answer)? {
+        let result = running.result().await.map_err(schedule_answer)?;
+        match result.outcome {
             Outcome::Response(buffered) => {
-                // A stream that never had a prelude is read whole.
                 let whole = if start.is_empty() {
                     buffered
                 } else {
@@ -95,41 +78,37 @@ impl Answering {
             Outcome::FunctionError(_) | Outcome::Failure(_) => Err(Answer::BadGateway),
         }
     }
-}
 
-/// What is left of a stream once its head has gone out.
-struct Rest {
-    chunks: mpsc::Receiver<Bytes>,
-    ending: Ending,
-    function: String,
-    request_id: String,
-}
-
-impl Rest {
     /// The body after the prelude: what already came, then each chunk, then
     /// an error if the invocation did not end with a response.
     fn body(self, first: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+        let Answering {
+            function,
+            request_id,
+            chunks,
+            running,
+            ..
+        } = self;
         let first = (!first.is_empty()).then_some(first);
-        stream::unfold(Some((first, self)), |state| async move {
-            let (first, mut rest) = state?;
-            if let Some(chunk) = first {
-                return Some((Ok(chunk), Some((None, rest))));
-            }
-            tokio::select! {
-                biased;
-                Some(chunk) = rest.chunks.recv() => Some((Ok(chunk), Some((None, rest)))),
-                ending = &mut rest.ending => {
-                    if let Ok(Outcome::Response(_)) = ending {
-                        return None;
-                    }
-                    tracing::warn!(
-                        "[{}] gateway: {} failed after its response began; cutting it off",
-                        rest.function,
-                        rest.request_id
-                    );
-                    let cut = std::io::Error::other("the function failed mid-stream");
-                    Some((Err(cut), None))
+        stream::unfold(Some((first, chunks, running)), move |state| {
+            let (function, request_id) = (function.clone(), request_id.clone());
+            async move {
+                let (first, mut chunks, running) = state?;
+                if let Some(chunk) = first {
+                    return Some((Ok(chunk), Some((None, chunks, running))));
                 }
+                if let Some(chunk) = chunks.recv().await {
+                    return Some((Ok(chunk), Some((None, chunks, running))));
+                }
+                let ending = running.result().await.map(|r| r.outcome);
+                if let Ok(Outcome::Response(_)) = ending {
+                    return None;
+                }
+                tracing::warn!(
+                        "[{function}] gateway: {request_id} failed after its response began; cutting it off"
+                    );
+                let cut = std::io::Error::other("the function failed mid-stream");
+                Some((Err(cut), None))
             }
         })
     }

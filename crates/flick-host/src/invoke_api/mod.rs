@@ -134,21 +134,16 @@ async fn invoke(
                 cognito_identity: None,
                 stream: None,
             };
-            let running = api
+            let result = api
                 .scheduler
-                .start(&function.config.name, req)
+                .invoke(&function.config.name, req)
+                .await
                 .map_err(|e| api.schedule_error(e, &function))?;
-            // The log tail holds END and REPORT, so only a caller that asked
-            // for it waits for the whole invocation.
-            let (outcome, log_tail) = if tail {
-                let result = running.result().await;
-                let result = result.map_err(|e| api.schedule_error(e, &function))?;
-                (result.outcome, result.log_tail)
-            } else {
-                let outcome = running.outcome().await;
-                (outcome.map_err(|e| api.schedule_error(e, &function))?, None)
-            };
-            Ok(sync_response(&request_id, outcome, log_tail))
+            Ok(sync_response(
+                &request_id,
+                result.outcome,
+                tail.then_some(result.log_tail).flatten(),
+            ))
         }
     }
 }

@@ -2,9 +2,8 @@
 //!
 //! The invoking side posts a [`Dispatch`] and waits on a one-shot for its
 //! [`Outcome`]; the Runtime API hands dispatches to `/next` and completes them
-//! from `/response` and `/error`. An invoker may also leave an [`Early`]
-//! with its dispatch, to hear the outcome the moment the runtime gives it and
-//! to take a streamed response chunk by chunk. The mailbox also carries the sandbox's
+//! from `/response` and `/error`. An invoker that can pass a streamed
+//! response on as it arrives leaves a [`StreamSink`] with its dispatch. The mailbox also carries the sandbox's
 //! lifecycle [`Status`], which both sides watch. It knows nothing of HTTP or
 //! processes.
 
@@ -39,18 +38,6 @@ pub struct Dispatch {
 /// making the host buffer.
 pub type StreamSink = mpsc::Sender<Bytes>;
 
-/// What an invoker takes straight from the runtime, ahead of the end of the
-/// invocation (output drained, END and REPORT written, sandbox freed).
-#[derive(Debug, Default)]
-pub struct Early {
-    /// Gets the outcome as soon as the runtime answers. Dropped unsent when
-    /// the host ends the invocation itself (a timeout).
-    pub outcome: Option<oneshot::Sender<Outcome>>,
-    /// Gets the chunks of a streamed response; the outcome then only says
-    /// how the stream ended.
-    pub stream: Option<StreamSink>,
-}
-
 /// Where a sandbox is in its life.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
@@ -83,16 +70,7 @@ pub struct Mailbox {
 /// An event the runtime has not answered yet.
 struct Pending {
     answer: oneshot::Sender<Outcome>,
-    early: Early,
-}
-
-impl Pending {
-    fn complete(self, outcome: Outcome) {
-        if let Some(early) = self.early.outcome {
-            let _ = early.send(outcome.clone());
-        }
-        let _ = self.answer.send(outcome);
-    }
+    stream: Option<StreamSink>,
 }
 
 impl Mailbox {
@@ -113,9 +91,15 @@ impl Mailbox {
 
     /// Posts an event; the returned receiver yields its outcome. Every posted
     /// event gets exactly one outcome: from the runtime, or from [`Mailbox::fail_all`].
-    pub fn post(&self, dispatch: Dispatch, early: Early) -> oneshot::Receiver<Outcome> {
+    /// With a `stream` sink, a streamed response is relayed to it as it
+    /// arrives and the outcome only says how the stream ended.
+    pub fn post(
+        &self,
+        dispatch: Dispatch,
+        stream: Option<StreamSink>,
+    ) -> oneshot::Receiver<Outcome> {
         let (answer, rx) = oneshot::channel();
-        lock(&self.pending).insert(dispatch.request_id.clone(), Pending { answer, early });
+        lock(&self.pending).insert(dispatch.request_id.clone(), Pending { answer, stream });
         // The receiver lives as long as the mailbox, so this cannot fail.
         let _ = self.queue_tx.send(dispatch);
         rx
@@ -150,7 +134,7 @@ impl Mailbox {
         };
         let drained: Vec<_> = lock(&self.pending).drain().collect();
         for (_, pending) in drained {
-            pending.complete(Outcome::Failure(reason.clone()));
+            let _ = pending.answer.send(Outcome::Failure(reason.clone()));
         }
     }
 
@@ -179,7 +163,7 @@ impl Mailbox {
 
     /// The sink a streamed response to this pending event is relayed to, if its invoker left one.
     pub fn stream_sink(&self, request_id: &str) -> Option<StreamSink> {
-        lock(&self.pending).get(request_id)?.early.stream.clone()
+        lock(&self.pending).get(request_id)?.stream.clone()
     }
 
     /// Completes a pending event with the runtime's answer.
@@ -188,7 +172,7 @@ impl Mailbox {
         match pending {
             Some(pending) => {
                 self.remember_answered(request_id);
-                pending.complete(outcome);
+                let _ = pending.answer.send(outcome);
                 Ok(())
             }
             None if lock(&self.answered).iter().any(|id| id == request_id) => {
@@ -232,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn first_next_ends_init_and_answers_reach_the_poster() {
         let mb = Mailbox::new(Instant::now());
-        let rx = mb.post(dispatch("a"), Early::default());
+        let rx = mb.post(dispatch("a"), None);
         assert_eq!(mb.status(), Status::Initializing);
         assert_eq!(mb.next().await.unwrap().request_id, "a");
         assert!(matches!(mb.status(), Status::Ready(_)));
@@ -250,39 +234,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_early_outcome_comes_with_the_answer_and_not_after_a_withdrawal() {
-        let mb = Mailbox::new(Instant::now());
-        let (tx, early) = oneshot::channel();
-        let answer = mb.post(
-            dispatch("a"),
-            Early {
-                outcome: Some(tx),
-                stream: None,
-            },
-        );
-        mb.answer("a", Outcome::FunctionError(Bytes::from_static(b"e")))
-            .unwrap();
-        assert!(matches!(early.await.unwrap(), Outcome::FunctionError(b) if b == "e"));
-        assert!(matches!(answer.await.unwrap(), Outcome::FunctionError(_)));
-
-        // A timed-out event is the host's to report: the early listener is let go.
-        let (tx, early) = oneshot::channel();
-        let _answer = mb.post(
-            dispatch("b"),
-            Early {
-                outcome: Some(tx),
-                stream: None,
-            },
-        );
-        mb.withdraw("b");
-        assert!(early.await.is_err());
-    }
-
-    #[tokio::test]
     async fn death_fails_every_pending_event_with_the_first_reason() {
         let mb = Mailbox::new(Instant::now());
-        let a = mb.post(dispatch("a"), Early::default());
-        let b = mb.post(dispatch("b"), Early::default());
+        let a = mb.post(dispatch("a"), None);
+        let b = mb.post(dispatch("b"), None);
         mb.fail_all(Failure::Timeout { timeout_s: 1 });
         mb.fail_all(Failure::OutOfMemory);
         for rx in [a, b] {

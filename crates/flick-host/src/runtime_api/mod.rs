@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 use mailbox::AnswerError;
-pub use mailbox::{Dispatch, Early, Mailbox, Status, StreamSink};
+pub use mailbox::{Dispatch, Mailbox, Status, StreamSink};
 
 /// Largest buffered response a runtime may post.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;

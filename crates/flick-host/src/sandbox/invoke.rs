@@ -9,13 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use super::{InitType, Sandbox};
 use crate::clock;
 use crate::logs::{self, Report, Tail};
 use crate::outcome::{ExitStatusText, Failure, Outcome};
-use crate::runtime_api::{Dispatch, Early, StreamSink};
+use crate::runtime_api::{Dispatch, StreamSink};
 
 /// Lambda's limit on init: from process start to the first `/next`.
 pub const INIT_LIMIT: Duration = Duration::from_secs(10);
@@ -44,14 +43,8 @@ pub struct InvokeResult {
 }
 
 impl Sandbox {
-    /// Runs `req` on this sandbox. `early` gets the outcome the moment the
-    /// runtime answers, before this returns; it is dropped unsent when the
-    /// outcome is the host's own (init failure, timeout).
-    pub async fn invoke(
-        &self,
-        req: InvokeRequest,
-        early: oneshot::Sender<Outcome>,
-    ) -> InvokeResult {
+    /// Runs `req` on this sandbox.
+    pub async fn invoke(&self, req: InvokeRequest) -> InvokeResult {
         let config = &self.function.config;
         let id = req.request_id.as_str();
         // With one invocation at a time, everything the process prints belongs to it.
@@ -69,7 +62,7 @@ impl Sandbox {
         log(logs::start_line(id));
         let started = Instant::now();
         let outcome = match init {
-            Ok(_) => self.run(&req, early).await,
+            Ok(_) => self.run(&req).await,
             Err(ref failure) => Outcome::Failure(failure.clone()),
         };
         let duration = started.elapsed();
@@ -105,7 +98,7 @@ impl Sandbox {
         }
     }
 
-    async fn run(&self, req: &InvokeRequest, early: oneshot::Sender<Outcome>) -> Outcome {
+    async fn run(&self, req: &InvokeRequest) -> Outcome {
         let timeout = Duration::from_secs(self.function.config.timeout_s);
         let deadline = SystemTime::now() + timeout;
         let answer = self.mailbox.post(
@@ -118,10 +111,7 @@ impl Sandbox {
                 client_context: req.client_context.clone(),
                 cognito_identity: req.cognito_identity.clone(),
             },
-            Early {
-                outcome: Some(early),
-                stream: req.stream.clone(),
-            },
+            req.stream.clone(),
         );
         match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome,
