@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import header_values, http_request, python_function, render_manifest
+from conftest import header_values, http_request, python_function, raw_function, render_manifest
 
 TIME_RE = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -31,6 +31,7 @@ def host(make_host):
         "api2": gateway_function(["GET /hello", "ANY /items/{id}", "ANY /api/{proxy+}"]),
         "api1": gateway_function(["ANY /v1/{proxy+}", "GET /v1items/{id}"], payload="1.0"),
         "slow": gateway_function(["GET /slow"], max_concurrency=1, timeout_s=5),
+        "streamer": dict(raw_function(), http={"routes": ["POST /stream-json"], "payload": "2.0"}),
     })
 
 
@@ -256,6 +257,17 @@ def test_v1_results_without_status_are_502(host):
 
 # ---------------------------------------------------------------------------
 # the manifest
+
+
+def test_a_streamed_json_result_is_read_whole_and_mapped(host):
+    # A stream that starts with "{" but has no prelude (no eight NUL bytes) is
+    # an ordinary result sent in pieces: thousands of 64-byte chunks here.
+    size = 200_000
+    status, hdrs, body = raw_request(host, "POST", "/stream-json", [("Content-Type", "application/json")],
+                                     json.dumps({"action": "stream_json", "size": size}).encode())
+    assert status == 200, body[:200]
+    assert values(hdrs, "content-type") == ["text/plain"]
+    assert body == b"x" * size
 
 
 def test_duplicate_route_is_a_manifest_error(flick_bin, tmp_path):

@@ -25,6 +25,11 @@ Actions (event["action"]):
   crash           exit 1 without answering
   fail_first      POST an error while this request id has been delivered at
                   most event["n"] times (needs RAW_DELIVERY_FILE), then answer
+  stream_json     stream, in the Runtime API's streaming mode and in 64-byte
+                  chunks, the JSON result {"statusCode": 200, "headers":
+                  {"content-type": "text/plain"}, "body": event["size"] x's}
+An API Gateway event (one with "requestContext") takes its action from its
+JSON body instead.
 """
 
 import json
@@ -110,9 +115,22 @@ def handle(request_id, headers, body):
         event = json.loads(body)
     except ValueError:
         event = None
+    if isinstance(event, dict) and "requestContext" in event:
+        try:
+            event = json.loads(event.get("body") or "null")
+        except ValueError:
+            event = None
     action = event.get("action", "echo") if isinstance(event, dict) else "echo"
     if action == "echo":
         respond(request_id, body)
+    elif action == "stream_json":
+        result = json.dumps({"statusCode": 200, "headers": {"content-type": "text/plain"},
+                             "body": "x" * event["size"]}).encode()
+        chunks = (result[i:i + 64] for i in range(0, len(result), 64))
+        status, _, _ = call("POST", f"/invocation/{request_id}/response", chunks,
+                            {"Lambda-Runtime-Function-Response-Mode": "streaming",
+                             "Content-Type": "application/json"})
+        remember("stream_json", status)
     elif action == "pid":
         respond(request_id, {
             "pid": os.getpid(),

@@ -25,6 +25,11 @@ use crate::scheduler::{Running, ScheduleError};
 /// has to wait.
 pub const CHUNKS_IN_FLIGHT: usize = 16;
 
+/// How far a prelude is looked for before the stream is read whole instead:
+/// each look scans what came so far, so an unbounded search would be
+/// quadratic in a long stream that merely starts with `{`.
+const MAX_PRELUDE: usize = 64 * 1024;
+
 /// The invocation under way and the chunks it streams.
 pub struct Answering {
     pub version: PayloadVersion,
@@ -36,37 +41,43 @@ pub struct Answering {
 
 impl Answering {
     /// The HTTP response, as early as it can be known.
-    pub async fn respond(mut self) -> Result<Response, Answer> {
-        let mut start = BytesMut::new();
-        while let Some(chunk) = self.chunks.recv().await {
-            start.extend_from_slice(&chunk);
-            match response::prelude(self.version, &start) {
-                Prelude::Partial => {}
-                Prelude::Absent => {
-                    while let Some(chunk) = self.chunks.recv().await {
-                        start.extend_from_slice(&chunk);
-                    }
-                }
-                Prelude::Complete(head, body_at) => {
-                    let mut resp =
-                        head.map_err(|e| malformed(&self.function, &self.request_id, e))?;
-                    let first = start.split_off(body_at).freeze();
-                    *resp.body_mut() = Body::from_stream(self.body(first));
-                    return Ok(resp);
-                }
-            }
-        }
-        // Every sink is gone: the invocation has ended.
+    pub async fn respond(self) -> Result<Response, Answer> {
         let Answering {
             version,
             function,
             request_id,
+            mut chunks,
             running,
-            ..
         } = self;
+        let mut start = BytesMut::new();
+        let mut looking = true;
+        while let Some(chunk) = chunks.recv().await {
+            start.extend_from_slice(&chunk);
+            if !looking {
+                continue;
+            }
+            match response::prelude(version, &start) {
+                Prelude::Complete(head, body_at) => {
+                    let mut resp = head.map_err(|e| malformed(&function, &request_id, e))?;
+                    let rest = Rest {
+                        chunks,
+                        running,
+                        function,
+                        request_id,
+                    };
+                    let first = start.split_off(body_at).freeze();
+                    *resp.body_mut() = Body::from_stream(rest.body(first));
+                    return Ok(resp);
+                }
+                Prelude::Partial => looking = start.len() <= MAX_PRELUDE,
+                Prelude::Absent => looking = false,
+            }
+        }
+        // Every sink is gone: the invocation has ended.
         let result = running.result().await.map_err(schedule_answer)?;
         match result.outcome {
             Outcome::Response(buffered) => {
+                // A stream without a prelude is mapped whole, like a buffered result.
                 let whole = if start.is_empty() {
                     buffered
                 } else {
@@ -78,38 +89,44 @@ impl Answering {
             Outcome::FunctionError(_) | Outcome::Failure(_) => Err(Answer::BadGateway),
         }
     }
+}
 
+/// What is left of a stream once its head has gone out.
+struct Rest {
+    chunks: mpsc::Receiver<Bytes>,
+    running: Running,
+    function: String,
+    request_id: String,
+}
+
+impl Rest {
     /// The body after the prelude: what already came, then each chunk, then
     /// an error if the invocation did not end with a response.
     fn body(self, first: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-        let Answering {
-            function,
-            request_id,
-            chunks,
-            running,
-            ..
-        } = self;
         let first = (!first.is_empty()).then_some(first);
-        stream::unfold(Some((first, chunks, running)), move |state| {
-            let (function, request_id) = (function.clone(), request_id.clone());
-            async move {
-                let (first, mut chunks, running) = state?;
-                if let Some(chunk) = first {
-                    return Some((Ok(chunk), Some((None, chunks, running))));
-                }
-                if let Some(chunk) = chunks.recv().await {
-                    return Some((Ok(chunk), Some((None, chunks, running))));
-                }
-                let ending = running.result().await.map(|r| r.outcome);
-                if let Ok(Outcome::Response(_)) = ending {
-                    return None;
-                }
-                tracing::warn!(
-                        "[{function}] gateway: {request_id} failed after its response began; cutting it off"
-                    );
-                let cut = std::io::Error::other("the function failed mid-stream");
-                Some((Err(cut), None))
+        stream::unfold(Some((first, self)), |state| async move {
+            let (first, mut rest) = state?;
+            let next = match first {
+                Some(chunk) => Some(chunk),
+                None => rest.chunks.recv().await,
+            };
+            if let Some(chunk) = next {
+                return Some((Ok(chunk), Some((None, rest))));
             }
+            let Rest {
+                running,
+                function,
+                request_id,
+                ..
+            } = rest;
+            if let Ok(Outcome::Response(_)) = running.result().await.map(|r| r.outcome) {
+                return None;
+            }
+            tracing::warn!(
+                "[{function}] gateway: {request_id} failed after its response began; cutting it off"
+            );
+            let cut = std::io::Error::other("the function failed mid-stream");
+            Some((Err(cut), None))
         })
     }
 }
