@@ -259,15 +259,18 @@ def test_v1_results_without_status_are_502(host):
 # the manifest
 
 
-def test_a_streamed_json_result_is_read_whole_and_mapped(host):
-    # A stream that starts with "{" but has no prelude (no eight NUL bytes) is
-    # an ordinary result sent in pieces: thousands of 64-byte chunks here.
+def test_a_stream_without_the_http_integration_type_is_the_body_itself(host):
+    # As through a function URL: only a stream declared as
+    # application/vnd.awslambda.http-integration-response has a prelude; this
+    # one (application/json, thousands of 64-byte chunks) is passed on as it
+    # is, even though it reads like a structured result.
     size = 200_000
     status, hdrs, body = raw_request(host, "POST", "/stream-json", [("Content-Type", "application/json")],
                                      json.dumps({"action": "stream_json", "size": size}).encode())
     assert status == 200, body[:200]
-    assert values(hdrs, "content-type") == ["text/plain"]
-    assert body == b"x" * size
+    assert values(hdrs, "content-type") == ["application/json"]
+    assert values(hdrs, "transfer-encoding") == ["chunked"]
+    assert json.loads(body) == {"statusCode": 200, "headers": {"content-type": "text/plain"}, "body": "x" * size}
 
 
 def test_duplicate_route_is_a_manifest_error(flick_bin, tmp_path):

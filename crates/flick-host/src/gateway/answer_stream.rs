@@ -1,15 +1,17 @@
 //! A function's answer to a gateway request, taken as it arrives.
 //!
-//! A buffered result is mapped whole by [`super::response`]. A response the
-//! runtime streams in Lambda's HTTP integration form is passed on: its head
-//! goes out as soon as the prelude is in, then each chunk as the runtime
-//! writes it, so a client sees the first bytes long before the function
-//! ends. A function that fails or times out after the head went out can no
-//! longer get a 502; the response is cut off instead, so that the client
-//! does not take a truncated body for a whole one. A streamed result that is
-//! not in that form is collected and mapped whole, like a buffered one.
+//! A buffered result is mapped by [`super::response`] as API Gateway maps
+//! it. A streamed response is passed on as the runtime writes it, as a
+//! function URL in `RESPONSE_STREAM` mode does: when the runtime declares
+//! Lambda's HTTP integration type, the head comes from the JSON prelude as
+//! soon as its eight NUL bytes are in and the body is what follows; any other
+//! stream is the body itself, a 200 with the runtime's content type. A
+//! function that fails or times out after the head went out can no longer get
+//! a 502; the response is cut off instead, so that the client does not take
+//! a truncated body for a whole one.
 
 use axum::body::Body;
+use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream};
@@ -17,90 +19,100 @@ use tokio::sync::mpsc;
 
 use super::answers::Answer;
 use super::config::PayloadVersion;
-use super::response::{self, Prelude};
+use super::response;
 use crate::outcome::{Failure, Outcome};
+use crate::runtime_api::StreamPart;
 use crate::scheduler::{Running, ScheduleError};
 
 /// Chunks held between the runtime and a slow client before the runtime
 /// has to wait.
 pub const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// How far a prelude is looked for before the stream is read whole instead:
-/// each look scans what came so far, so an unbounded search would be
-/// quadratic in a long stream that merely starts with `{`.
-const MAX_PRELUDE: usize = 64 * 1024;
+/// The content type with which a runtime says its stream starts with a prelude.
+const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
 
-/// The invocation under way and the chunks it streams.
+/// The invocation under way and the parts it streams.
 pub struct Answering {
     pub version: PayloadVersion,
     pub function: String,
     pub request_id: String,
-    pub chunks: mpsc::Receiver<Bytes>,
+    pub parts: mpsc::Receiver<StreamPart>,
     pub running: Running,
 }
 
 impl Answering {
     /// The HTTP response, as early as it can be known.
-    pub async fn respond(self) -> Result<Response, Answer> {
-        let Answering {
-            version,
-            function,
-            request_id,
-            mut chunks,
-            running,
-        } = self;
-        let mut start = BytesMut::new();
-        let mut looking = true;
-        while let Some(chunk) = chunks.recv().await {
-            start.extend_from_slice(&chunk);
-            if !looking {
-                continue;
+    pub async fn respond(mut self) -> Result<Response, Answer> {
+        let content_type = match self.parts.recv().await {
+            Some(StreamPart::Start { content_type }) => content_type,
+            // No stream: the invocation ended with a buffered result or a failure.
+            _ => return self.buffered().await,
+        };
+        if content_type.as_deref() != Some(HTTP_INTEGRATION) {
+            let mut resp = Response::new(Body::empty());
+            let value = content_type
+                .as_deref()
+                .unwrap_or("application/octet-stream");
+            if let Ok(value) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert("content-type", value);
             }
-            match response::prelude(version, &start) {
-                Prelude::Complete(head, body_at) => {
-                    let mut resp = head.map_err(|e| malformed(&function, &request_id, e))?;
-                    let rest = Rest {
-                        chunks,
-                        running,
-                        function,
-                        request_id,
-                    };
-                    let first = start.split_off(body_at).freeze();
-                    *resp.body_mut() = Body::from_stream(rest.body(first));
-                    return Ok(resp);
-                }
-                Prelude::Partial => looking = start.len() <= MAX_PRELUDE,
-                Prelude::Absent => looking = false,
+            *resp.body_mut() = Body::from_stream(self.rest().body(Bytes::new()));
+            return Ok(resp);
+        }
+        let mut start = BytesMut::new();
+        while let Some(part) = self.parts.recv().await {
+            let StreamPart::Data(data) = part else {
+                continue;
+            };
+            let searched = start.len();
+            start.extend_from_slice(&data);
+            if let Some(at) = response::prelude_end(&start, searched) {
+                let mut resp = response::prelude_head(self.version, &start[..at])
+                    .map_err(|e| malformed(&self.function, &self.request_id, e))?;
+                let first = start.split_off(at + 8).freeze();
+                *resp.body_mut() = Body::from_stream(self.rest().body(first));
+                return Ok(resp);
             }
         }
-        // Every sink is gone: the invocation has ended.
-        let result = running.result().await.map_err(schedule_answer)?;
-        match result.outcome {
-            Outcome::Response(buffered) => {
-                // A stream without a prelude is mapped whole, like a buffered result.
-                let whole = if start.is_empty() {
-                    buffered
-                } else {
-                    start.freeze()
-                };
-                response::to_http(version, &whole).map_err(|e| malformed(&function, &request_id, e))
+        let result = self.running.result().await.map_err(schedule_answer)?;
+        Err(match result.outcome {
+            Outcome::Response(_) => {
+                let e = response::Malformed("the stream ended before its prelude did".into());
+                malformed(&self.function, &self.request_id, e)
             }
-            Outcome::Failure(Failure::Timeout { .. }) => Err(Answer::Timeout),
-            Outcome::FunctionError(_) | Outcome::Failure(_) => Err(Answer::BadGateway),
+            other => failure_answer(&other),
+        })
+    }
+
+    async fn buffered(self) -> Result<Response, Answer> {
+        let result = self.running.result().await.map_err(schedule_answer)?;
+        match result.outcome {
+            Outcome::Response(body) => response::to_http(self.version, &body)
+                .map_err(|e| malformed(&self.function, &self.request_id, e)),
+            other => Err(failure_answer(&other)),
+        }
+    }
+
+    fn rest(self) -> Rest {
+        Rest {
+            parts: self.parts,
+            running: self.running,
+            function: self.function,
+            request_id: self.request_id,
         }
     }
 }
 
 /// What is left of a stream once its head has gone out.
 struct Rest {
-    chunks: mpsc::Receiver<Bytes>,
+    parts: mpsc::Receiver<StreamPart>,
     running: Running,
     function: String,
     request_id: String,
 }
 
 impl Rest {
-    /// The body after the prelude: what already came, then each chunk, then
+    /// The body after the head: what already came, then each chunk, then
     /// an error if the invocation did not end with a response.
     fn body(self, first: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
         let first = (!first.is_empty()).then_some(first);
@@ -108,7 +120,7 @@ impl Rest {
             let (first, mut rest) = state?;
             let next = match first {
                 Some(chunk) => Some(chunk),
-                None => rest.chunks.recv().await,
+                None => rest.next_chunk().await,
             };
             if let Some(chunk) = next {
                 return Some((Ok(chunk), Some((None, rest))));
@@ -128,6 +140,23 @@ impl Rest {
             let cut = std::io::Error::other("the function failed mid-stream");
             Some((Err(cut), None))
         })
+    }
+
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            match self.parts.recv().await? {
+                StreamPart::Data(data) => return Some(data),
+                StreamPart::Start { .. } => {}
+            }
+        }
+    }
+}
+
+/// API Gateway's answer to an invocation that did not give a response.
+fn failure_answer(outcome: &Outcome) -> Answer {
+    match outcome {
+        Outcome::Failure(Failure::Timeout { .. }) => Answer::Timeout,
+        _ => Answer::BadGateway,
     }
 }
 

@@ -126,7 +126,7 @@ impl Gateway {
             PayloadVersion::V1 => event_v1::event(&request),
         };
 
-        let (sink, chunks) = tokio::sync::mpsc::channel(answer_stream::CHUNKS_IN_FLIGHT);
+        let (sink, parts) = tokio::sync::mpsc::channel(answer_stream::CHUNKS_IN_FLIGHT);
         let invoke = InvokeRequest {
             request_id: request_id.to_string(),
             payload: Bytes::from(event.to_string()),
@@ -142,7 +142,7 @@ impl Gateway {
             version: target.payload,
             function: target.function.clone(),
             request_id: request_id.to_string(),
-            chunks,
+            parts,
             running,
         }
         .respond()

@@ -6,9 +6,9 @@
 //! bodies, and 2.0's bare-result rule (a result that is not an object with a
 //! `statusCode` is a 200 `application/json` whose body is the result itself).
 //! A result that breaks the rules is [`Malformed`]; the caller answers 502.
-//! A response the runtime streamed in Lambda's HTTP integration format (a
-//! JSON prelude, eight NUL bytes, the body) gets its head from the prelude,
-//! [`prelude`] as soon as it has arrived, or [`to_http`] from the whole.
+//! A response the runtime streams in Lambda's HTTP integration format (a
+//! JSON prelude, eight NUL bytes, the body) gets its head from the prelude
+//! alone: [`prelude_end`] finds it, [`prelude_head`] reads it.
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -25,35 +25,30 @@ pub struct Malformed(pub String);
 /// What ends the prelude of a streamed HTTP response.
 const PRELUDE_END: [u8; 8] = [0; 8];
 
-/// What the start of a streamed response says about its head.
-pub enum Prelude {
-    /// A whole prelude: the response with an empty body, and where in the
-    /// bytes seen so far the body begins.
-    Complete(Result<Response, Malformed>, usize),
-    /// It may be a prelude still arriving.
-    Partial,
-    /// Not the HTTP integration format: the result is read whole.
-    Absent,
+/// Where the eight NUL bytes that end a prelude begin in `bytes`, looking
+/// only from near `from`: the bytes before it were looked at already.
+pub fn prelude_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let from = from.saturating_sub(PRELUDE_END.len() - 1).min(bytes.len());
+    bytes[from..]
+        .windows(PRELUDE_END.len())
+        .position(|w| w == PRELUDE_END)
+        .map(|i| from + i)
 }
 
-/// Reads the head of a response from the first bytes the runtime streamed.
-pub fn prelude(version: PayloadVersion, start: &[u8]) -> Prelude {
-    if start.first() != Some(&b'{') {
-        return Prelude::Absent;
-    }
-    match split_prelude(start) {
-        Some((prelude, body_at)) => Prelude::Complete(structured(version, &prelude), body_at),
-        None if prelude_end(start).is_none() => Prelude::Partial,
-        None => Prelude::Absent,
-    }
+/// The head of a streamed HTTP response from its prelude
+/// `{statusCode, headers, cookies}`: a 200 when it has no status, and an
+/// empty body, since the body is what follows the prelude.
+pub fn prelude_head(version: PayloadVersion, prelude: &[u8]) -> Result<Response, Malformed> {
+    let Ok(Value::Object(mut prelude)) = serde_json::from_slice(prelude) else {
+        return Err(Malformed("the prelude is not a JSON object".into()));
+    };
+    prelude.entry("statusCode").or_insert(Value::from(200));
+    prelude.remove("body");
+    prelude.remove("isBase64Encoded");
+    structured(version, &prelude)
 }
 
 pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malformed> {
-    if let Some((prelude, body_at)) = split_prelude(result) {
-        let mut resp = structured(version, &prelude)?;
-        *resp.body_mut() = Body::from(result[body_at..].to_vec());
-        return Ok(resp);
-    }
     let value: Value = serde_json::from_slice(result)
         .map_err(|e| Malformed(format!("the result is not JSON: {e}")))?;
     match (version, value) {
@@ -63,30 +58,6 @@ pub fn to_http(version: PayloadVersion, result: &[u8]) -> Result<Response, Malfo
             "a payload 1.0 result must be an object with a statusCode".into(),
         )),
     }
-}
-
-/// `{statusCode, headers, cookies}`, eight NUL bytes, then the body as it
-/// is: the prelude and where the body begins. JSON text never holds a NUL
-/// byte, so no JSON result is taken for one.
-fn split_prelude(result: &[u8]) -> Option<(Map<String, Value>, usize)> {
-    if result.first() != Some(&b'{') {
-        return None;
-    }
-    let at = prelude_end(result)?;
-    let Ok(Value::Object(mut prelude)) = serde_json::from_slice(&result[..at]) else {
-        return None;
-    };
-    prelude.entry("statusCode").or_insert(Value::from(200));
-    // The body is what follows the prelude, never a field of it.
-    prelude.remove("body");
-    prelude.remove("isBase64Encoded");
-    Some((prelude, at + PRELUDE_END.len()))
-}
-
-fn prelude_end(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(PRELUDE_END.len())
-        .position(|w| w == PRELUDE_END)
 }
 
 /// 2.0's inferred response: the result, as it came, is the body.
@@ -205,46 +176,37 @@ mod tests {
         (status, headers, body)
     }
 
-    #[tokio::test]
-    async fn streamed_prelude_then_raw_body() {
-        let streamed = "{\"statusCode\":201,\"headers\":{\"content-type\":\"text/plain\"},\"cookies\":[\"a=1\"]}\0\0\0\0\0\0\0\0one\ntwo\0three";
-        for version in [PayloadVersion::V2, PayloadVersion::V1] {
-            let (status, headers, body) = parts(version, streamed).await;
-            assert_eq!(status, 201);
-            assert!(headers.contains(&("content-type".into(), "text/plain".into())));
-            assert_eq!(body, b"one\ntwo\0three");
-        }
-        let (status, headers, _) = parts(PayloadVersion::V2, streamed).await;
-        assert_eq!(status, 201);
-        assert!(headers.contains(&("set-cookie".into(), "a=1".into())));
-        // No statusCode in the prelude means 200, as on Lambda.
-        let (status, _, body) = parts(PayloadVersion::V2, "{}\0\0\0\0\0\0\0\0x").await;
-        assert_eq!((status, body.as_slice()), (200, &b"x"[..]));
+    #[test]
+    fn prelude_end_is_found_across_chunk_boundaries() {
+        let stream = b"{\"statusCode\":201}\0\0\0\0\0\0\0\0body";
+        assert_eq!(prelude_end(stream, 0), Some(18));
+        // The first chunk ended six NULs into the run; the next search
+        // starts from there and still finds where the run began.
+        assert_eq!(prelude_end(&stream[..24], 0), None);
+        assert_eq!(prelude_end(stream, 24), Some(18));
+        assert_eq!(prelude_end(b"{}", 10), None);
     }
 
-    #[test]
-    fn prelude_is_known_as_soon_as_it_ends() {
-        let v = PayloadVersion::V2;
-        assert!(matches!(
-            prelude(v, b"{\"statusCode\":201"),
-            Prelude::Partial
-        ));
-        assert!(matches!(prelude(v, b"[1,2"), Prelude::Absent));
-        // NUL bytes after something that is not a JSON object: not a prelude.
-        assert!(matches!(
-            prelude(v, b"{oops\0\0\0\0\0\0\0\0"),
-            Prelude::Absent
-        ));
-        let start = b"{\"statusCode\":201}\0\0\0\0\0\0\0\0body";
-        match prelude(v, start) {
-            Prelude::Complete(Ok(resp), at) => {
-                assert_eq!(resp.status().as_u16(), 201);
-                assert_eq!(&start[at..], b"body");
-            }
-            _ => panic!("a whole prelude was not recognised"),
+    #[tokio::test]
+    async fn prelude_gives_status_headers_and_cookies() {
+        let prelude = br#"{"statusCode":201,"headers":{"content-type":"text/plain"},"cookies":["a=1"],"body":"ignored"}"#;
+        for version in [PayloadVersion::V2, PayloadVersion::V1] {
+            let resp = prelude_head(version, prelude).unwrap();
+            assert_eq!(resp.status().as_u16(), 201);
+            assert_eq!(resp.headers()["content-type"], "text/plain");
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert!(
+                body.is_empty(),
+                "the body follows the prelude, it is not in it"
+            );
         }
-        let bad = b"{\"statusCode\":\"x\"}\0\0\0\0\0\0\0\0";
-        assert!(matches!(prelude(v, bad), Prelude::Complete(Err(_), _)));
+        let resp = prelude_head(PayloadVersion::V2, prelude).unwrap();
+        assert_eq!(resp.headers()["set-cookie"], "a=1");
+        // No statusCode in the prelude means 200, as on Lambda.
+        let resp = prelude_head(PayloadVersion::V2, b"{}").unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert!(prelude_head(PayloadVersion::V2, b"[1]").is_err());
+        assert!(prelude_head(PayloadVersion::V2, br#"{"statusCode":"x"}"#).is_err());
     }
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -33,10 +33,21 @@ pub struct Dispatch {
     pub cognito_identity: Option<String>,
 }
 
-/// Where the chunks of a streamed response go while the runtime is still
-/// writing them. Bounded: a slow reader slows the runtime down instead of
-/// making the host buffer.
-pub type StreamSink = mpsc::Sender<Bytes>;
+/// Where a streamed response goes while the runtime is still writing it.
+/// Bounded: a slow reader slows the runtime down instead of making the host
+/// buffer.
+pub type StreamSink = mpsc::Sender<StreamPart>;
+
+/// A piece of a streamed response, in order: one `Start`, then the body.
+#[derive(Debug)]
+pub enum StreamPart {
+    /// The runtime's `Content-Type`, which says what the body is (for one,
+    /// whether a prelude with status and headers leads it).
+    Start {
+        content_type: Option<String>,
+    },
+    Data(Bytes),
+}
 
 /// Where a sandbox is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,9 +172,15 @@ impl Mailbox {
         self.queue_rx.lock().await.recv().await
     }
 
-    /// The sink a streamed response to this pending event is relayed to, if its invoker left one.
-    pub fn stream_sink(&self, request_id: &str) -> Option<StreamSink> {
-        lock(&self.pending).get(request_id)?.stream.clone()
+    /// Takes the sink a streamed response to this pending event is relayed
+    /// to, if its invoker left one: a second stream for the same event gets none.
+    pub fn take_stream_sink(&self, request_id: &str) -> Option<StreamSink> {
+        lock(&self.pending).get_mut(request_id)?.stream.take()
+    }
+
+    /// Whether the event still waits for the runtime's answer.
+    pub fn is_pending(&self, request_id: &str) -> bool {
+        lock(&self.pending).contains_key(request_id)
     }
 
     /// Completes a pending event with the runtime's answer.

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 use mailbox::AnswerError;
-pub use mailbox::{Dispatch, Mailbox, Status, StreamSink};
+pub use mailbox::{Dispatch, Mailbox, Status, StreamPart, StreamSink};
 
 /// Largest buffered response a runtime may post.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -97,16 +97,17 @@ async fn response(
         .headers()
         .get(MODE_HEADER)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    if streaming {
+        if let Some(sink) = mb.take_stream_sink(&id) {
+            let content_type = header_str(req.headers(), "content-type").map(str::to_string);
+            return relay(&mb, &id, req.into_body(), content_type, sink).await;
+        }
+    }
     let limit = if streaming {
         MAX_STREAMED_BYTES
     } else {
         MAX_RESPONSE_BYTES
     };
-    if streaming {
-        if let Some(sink) = mb.stream_sink(&id) {
-            return relay(&mb, &id, req.into_body(), sink).await;
-        }
-    }
     let declared = content_length(req.headers());
     let collected = match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => c,
@@ -135,8 +136,17 @@ async fn response(
 /// the invocation is answered once the stream ends, with the error its
 /// trailers carry if it failed midway. A reader that went away does not stop
 /// the function: the rest of the stream is read and dropped, as on Lambda.
-async fn relay(mb: &Mailbox, id: &str, mut body: Body, sink: StreamSink) -> Response {
-    let mut sink = Some(sink);
+/// Nor is anything passed on once the invocation was answered otherwise (an
+/// `/error` meanwhile, a timeout): its reader has had its ending.
+async fn relay(
+    mb: &Mailbox,
+    id: &str,
+    mut body: Body,
+    content_type: Option<String>,
+    sink: StreamSink,
+) -> Response {
+    let start = StreamPart::Start { content_type };
+    let mut sink = Some(sink).filter(|s| s.try_send(start).is_ok());
     let mut size = 0;
     let mut failed = None;
     while let Some(frame) = body.frame().await {
@@ -162,8 +172,14 @@ async fn relay(mb: &Mailbox, id: &str, mut body: Body, sink: StreamSink) -> Resp
                         &format!("streamed response is over the {limit} byte limit"),
                     );
                 }
+                if data.is_empty() {
+                    continue;
+                }
+                if !mb.is_pending(id) {
+                    sink = None;
+                }
                 if let Some(s) = &sink {
-                    if s.send(data).await.is_err() {
+                    if s.send(StreamPart::Data(data)).await.is_err() {
                         sink = None;
                     }
                 }
