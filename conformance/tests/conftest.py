@@ -579,6 +579,47 @@ def http_request(port, method, path, headers=(), body=None):
         conn.close()
 
 
+def timed_lines_get(port, path):
+    """GET `path` and note when each line of the body arrives: returns
+    (status, header list, [(line, seconds since the request was sent)])."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        began = time.monotonic()
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        lines = []
+        while line := resp.readline():
+            lines.append((line, time.monotonic() - began))
+        return resp.status, resp.getheaders(), lines
+    finally:
+        conn.close()
+
+
+def assert_sent_as_written(lines, expected):
+    """`lines` from timed_lines_get are `expected`, two lines that the
+    function writes 1.5 s apart: the first must arrive well before the pause
+    ends, or the stream was collected instead of passed on."""
+    assert [line for line, _ in lines] == expected
+    (_, first_at), (_, last_at) = lines
+    assert last_at >= 1.4, last_at
+    assert first_at < 1.0, f"the first line came after {first_at:.2f} s, with the last"
+
+
+def cut_off_get(port, path):
+    """GET `path` from a server that cuts its response off midway (a chunked
+    body without its last chunk); returns (status, the body bytes that came).
+    Fails the test if the body ends normally."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        with pytest.raises(http.client.IncompleteRead) as cut:
+            resp.read()
+        return resp.status, cut.value.partial
+    finally:
+        conn.close()
+
+
 def header_values(header_list, name):
     """Every value of header `name` (lower case) in an http.client header list."""
     return [v for k, v in header_list if k.lower() == name]

@@ -74,13 +74,13 @@ fn app() -> Router {
                 )
             }),
         )
+        // The source fails a moment after the first line, as a real one
+        // would: the first line is out by then, even through a gateway.
         .route(
             "/fail",
             get(|| async {
-                streamed(
-                    vec![Ok("one\n"), Err("the source went away")],
-                    Duration::ZERO,
-                )
+                let frames = vec![Ok("one\n"), Err("the source went away")];
+                streamed(frames, Duration::from_millis(200))
             }),
         )
         // A slow producer: the first line is out long before the last.
