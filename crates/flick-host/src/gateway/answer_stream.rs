@@ -49,14 +49,13 @@ impl Answering {
             _ => return self.buffered().await,
         };
         if content_type.as_deref() != Some(HTTP_INTEGRATION) {
-            let mut resp = Response::new(Body::empty());
+            let mut resp = Response::new(Body::from_stream(self.rest().body(Bytes::new())));
             let value = content_type
                 .as_deref()
                 .unwrap_or("application/octet-stream");
             if let Ok(value) = HeaderValue::from_str(value) {
                 resp.headers_mut().insert("content-type", value);
             }
-            *resp.body_mut() = Body::from_stream(self.rest().body(Bytes::new()));
             return Ok(resp);
         }
         let mut start = BytesMut::new();
@@ -69,7 +68,7 @@ impl Answering {
             if let Some(at) = response::prelude_end(&start, searched) {
                 let mut resp = response::prelude_head(self.version, &start[..at])
                     .map_err(|e| malformed(&self.function, &self.request_id, e))?;
-                let first = start.split_off(at + 8).freeze();
+                let first = start.split_off(at + response::PRELUDE_END.len()).freeze();
                 *resp.body_mut() = Body::from_stream(self.rest().body(first));
                 return Ok(resp);
             }

@@ -23,7 +23,7 @@ use super::config::PayloadVersion;
 pub struct Malformed(pub String);
 
 /// What ends the prelude of a streamed HTTP response.
-const PRELUDE_END: [u8; 8] = [0; 8];
+pub const PRELUDE_END: [u8; 8] = [0; 8];
 
 /// Where the eight NUL bytes that end a prelude begin in `bytes`, looking
 /// only from near `from`: the bytes before it were looked at already.

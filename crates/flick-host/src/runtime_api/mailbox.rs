@@ -3,9 +3,9 @@
 //! The invoking side posts a [`Dispatch`] and waits on a one-shot for its
 //! [`Outcome`]; the Runtime API hands dispatches to `/next` and completes them
 //! from `/response` and `/error`. An invoker that can pass a streamed
-//! response on as it arrives leaves a [`StreamSink`] with its dispatch. The mailbox also carries the sandbox's
-//! lifecycle [`Status`], which both sides watch. It knows nothing of HTTP or
-//! processes.
+//! response on as it arrives leaves a [`StreamSink`] with its dispatch. The
+//! mailbox also carries the sandbox's lifecycle [`Status`], which both sides
+//! watch. It knows nothing of HTTP or processes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -159,40 +159,33 @@ async fn relay(
                 return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", &message);
             }
         };
-        let frame = match frame.into_data() {
-            Ok(data) => {
-                size += data.len();
-                if size > MAX_STREAMED_BYTES {
-                    let limit = MAX_STREAMED_BYTES;
-                    let body = Failure::ResponseTooLarge { size, limit }.body(id);
-                    let _ = mb.answer(id, Outcome::FunctionError(body));
-                    return runtime_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "RequestEntityTooLarge",
-                        &format!("streamed response is over the {limit} byte limit"),
-                    );
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                if !mb.is_pending(id) {
-                    sink = None;
-                }
-                if let Some(s) = &sink {
-                    if s.send(StreamPart::Data(data)).await.is_err() {
-                        sink = None;
-                    }
-                }
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                failed = failed.or_else(|| frame.trailers_ref().and_then(trailer_error));
                 continue;
             }
-            Err(frame) => frame,
         };
-        if let Some(err) = frame.trailers_ref().and_then(trailer_error) {
-            failed = Some(err);
+        size += data.len();
+        if size > MAX_STREAMED_BYTES {
+            let limit = MAX_STREAMED_BYTES;
+            let body = Failure::ResponseTooLarge { size, limit }.body(id);
+            let _ = mb.answer(id, Outcome::FunctionError(body));
+            return runtime_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                &format!("streamed response is over the {limit} byte limit"),
+            );
+        }
+        if sink.is_some() && !mb.is_pending(id) {
+            sink = None;
+        }
+        if let (Some(s), false) = (&sink, data.is_empty()) {
+            if s.send(StreamPart::Data(data)).await.is_err() {
+                sink = None;
+            }
         }
     }
-    // The reader learns the stream is over when the last sink is gone.
-    drop(sink);
     let outcome = match failed {
         Some(err) => Outcome::FunctionError(err),
         None => Outcome::Response(Bytes::new()),
