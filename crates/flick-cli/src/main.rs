@@ -55,6 +55,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A sandbox shell becomes a function's runtime: it must start small and
+    // fast, before any argument parsing.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(flick_host::sandbox::shell::SUBCOMMAND.as_ref())
+    {
+        flick_host::sandbox::shell::inside::run();
+    }
     let cli = Cli::parse();
     let command = match cli.command {
         Command::Watchdog { cgroup } => {

@@ -29,6 +29,14 @@ pub fn uuid() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(random_u128().to_le_bytes()).into_uuid()
 }
 
+/// An id in the form API Gateway's HTTP APIs give requests
+/// (`apigw-requestid`): 11 random bytes in base64, e.g. `YxHBEhzwoAMEV2Q=`.
+pub fn apigw_request_id() -> String {
+    use base64::Engine;
+    let bytes = random_u128().to_le_bytes();
+    base64::engine::general_purpose::STANDARD.encode(&bytes[..11])
+}
+
 /// An X-Ray style trace header: `Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0`.
 pub fn trace_header() -> String {
     let secs = clock::epoch_ms(SystemTime::now()) / 1000;
@@ -54,6 +62,14 @@ mod tests {
         let here = uuid();
         let there = std::thread::spawn(uuid).join().unwrap();
         assert_ne!(here, there);
+    }
+
+    #[test]
+    fn apigw_ids_have_http_api_shape() {
+        let id = apigw_request_id();
+        assert_eq!(id.len(), 16);
+        assert!(id.ends_with('=') && !id.ends_with("=="));
+        assert_ne!(apigw_request_id(), id);
     }
 
     #[test]

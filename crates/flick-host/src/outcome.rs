@@ -37,7 +37,9 @@ pub enum Failure {
     /// The runtime posted `/init/error`; the body is its own.
     InitError { body: Bytes },
     /// The response was larger than the Runtime API accepts.
-    ResponseTooLarge { size: usize, limit: usize },
+    ResponseTooLarge { limit: usize },
+    /// The runtime's response broke off before its end, and the runtime lived on.
+    TruncatedResponse { detail: String },
 }
 
 /// An exit status in the words Lambda uses: `exit status 1`, `signal: killed`.
@@ -88,6 +90,7 @@ impl Failure {
             Failure::InvalidEntrypoint { .. } => "Runtime.InvalidEntrypoint",
             Failure::InitError { .. } => "Runtime.InitError",
             Failure::ResponseTooLarge { .. } => "Function.ResponseSizeTooLarge",
+            Failure::TruncatedResponse { .. } => "Runtime.TruncatedResponse",
         }
     }
 
@@ -107,17 +110,20 @@ impl Failure {
             }
             Failure::Exit { status } => format!("Runtime exited with error: {}", status.0),
             Failure::OutOfMemory => "Runtime exited with error: signal: killed".to_string(),
-            Failure::InvalidEntrypoint { detail } => detail.clone(),
-            Failure::ResponseTooLarge { size, limit } => {
+            Failure::InvalidEntrypoint { detail } | Failure::TruncatedResponse { detail } => {
+                detail.clone()
+            }
+            Failure::ResponseTooLarge { limit } => {
+                // Lambda's wording: no size, and no "RequestId: ..." prefix.
                 return Bytes::from(
                     json!({
                         "errorType": self.error_type(),
                         "errorMessage": format!(
-                            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
+                            "Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                         ),
                     })
                     .to_string(),
-                )
+                );
             }
         };
         Bytes::from(

@@ -2,7 +2,12 @@
 //!
 //! Owns each function's pool: warm sandboxes are reused most-recent-first,
 //! a new one is started when none is free and the function is under its
-//! `max_concurrency`, and beyond that the invocation is throttled. Provisioned
+//! `max_concurrency`, and beyond that the invocation is throttled. A sandbox
+//! is free again only once its runtime asks for its next event; one that has
+//! answered but not yet asked is waited for a moment rather than passed over,
+//! so that a caller who sends its next request as soon as it has its answer
+//! finds the sandbox it just used. An event the chosen sandbox died before
+//! taking goes to another sandbox. Provisioned
 //! sandboxes are started at boot and replaced when they die; idle on-demand
 //! ones are reaped after `idle_s`. Shutdown lets in-flight invocations finish
 //! for a grace period, then stops every sandbox. Running the invocation on the
@@ -13,11 +18,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 use crate::function::Function;
 use crate::manifest::Manifest;
+use crate::outcome::Outcome;
 use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Sandbox};
+
+/// How long an invocation waits for a sandbox that has answered its last
+/// event to ask for the next one, before it starts another sandbox (or is
+/// throttled). Runtimes ask within microseconds of answering; a stack trace
+/// or a late log line takes a few milliseconds more.
+const HANDOFF_WAIT: Duration = Duration::from_millis(20);
+/// How many sandboxes an event is offered to when each dies before taking it.
+const DELIVERY_ATTEMPTS: usize = 3;
 
 /// Why an invocation was not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,33 +83,30 @@ impl Scheduler {
         }
     }
 
-    /// Runs one invocation of `name` to its end.
+    /// Runs one invocation of `name` to the end of its invoke phase.
     pub async fn invoke(
         &self,
         name: &str,
         req: InvokeRequest,
     ) -> Result<InvokeResult, ScheduleError> {
-        self.start(name, req)?.result().await
+        self.start(name, req).await?.result().await
     }
 
-    /// Starts one invocation of `name`, or refuses it at once; the
-    /// invocation runs to its end whether or not its result is awaited.
-    pub fn start(&self, name: &str, req: InvokeRequest) -> Result<Running, ScheduleError> {
+    /// Starts one invocation of `name`, or refuses it; the invocation runs
+    /// to its end whether or not its result is awaited.
+    pub async fn start(&self, name: &str, req: InvokeRequest) -> Result<Running, ScheduleError> {
         let pool = self.pools.get(name).ok_or(ScheduleError::NotFound)?.clone();
-        let lease = pool.acquire()?;
+        let lease = pool.acquire().await?;
         let function = pool.function.clone();
+        let (answer_tx, answer) = oneshot::channel();
         // In its own task: a client that hangs up must not strand a sandbox
         // mid-invocation with its concurrency slot taken.
-        let task = tokio::spawn(async move {
-            let sandbox = match lease {
-                Lease::Warm(sandbox) => sandbox,
-                Lease::Cold => pool.add(InitType::OnDemand, false).await,
-            };
-            let result = sandbox.invoke(req).await;
-            pool.release(sandbox, result.reusable);
-            result
-        });
-        Ok(Running { function, task })
+        let task = tokio::spawn(async move { pool.run(lease, req, answer_tx).await });
+        Ok(Running {
+            function,
+            answer,
+            task,
+        })
     }
 
     /// Stops taking invocations, waits up to `grace` for those under way,
@@ -122,21 +133,37 @@ impl Scheduler {
 /// An invocation under way.
 pub struct Running {
     function: Arc<Function>,
+    answer: oneshot::Receiver<Outcome>,
     task: tokio::task::JoinHandle<InvokeResult>,
 }
 
 impl Running {
-    /// Waits for the invocation's end.
-    pub async fn result(self) -> Result<InvokeResult, ScheduleError> {
-        self.task.await.map_err(|e| {
+    /// Waits for the function's answer, which comes before the end of the
+    /// invoke phase (its END and REPORT).
+    pub async fn answer(&mut self) -> Result<Outcome, ScheduleError> {
+        match (&mut self.answer).await {
+            Ok(outcome) => Ok(outcome),
+            // Only a host bug ends the task without an answer.
+            Err(_) => Err(self.abnormal_end("without an answer")),
+        }
+    }
+
+    fn abnormal_end(&self, how: &str) -> ScheduleError {
+        tracing::error!(
+            "an invocation of {} ended abnormally {how}",
+            self.function.config.name
+        );
+        ScheduleError::ShuttingDown
+    }
+
+    /// Waits for the end of the invoke phase.
+    pub async fn result(mut self) -> Result<InvokeResult, ScheduleError> {
+        match (&mut self.task).await {
+            Ok(result) => Ok(result),
             // Only a panic in the host ends the task early; it is a bug, so
             // log it, and spare the client a hung connection.
-            tracing::error!(
-                "an invocation of {} ended abnormally: {e}",
-                self.function.config.name
-            );
-            ScheduleError::ShuttingDown
-        })
+            Err(e) => Err(self.abnormal_end(&e.to_string())),
+        }
     }
 }
 
@@ -152,6 +179,8 @@ struct Pool {
     state: Mutex<PoolState>,
     busy: AtomicUsize,
     went_idle: Notify,
+    /// A sandbox went back to the pool, or left it.
+    released: Notify,
 }
 
 #[derive(Default)]
@@ -162,6 +191,8 @@ struct PoolState {
     all: Vec<Arc<Sandbox>>,
     /// Slots reserved by invocations that are starting a sandbox.
     starting: usize,
+    /// Busy sandboxes whose invocation was answered: free again in a moment.
+    finishing: usize,
     closed: bool,
 }
 
@@ -173,6 +204,7 @@ impl Pool {
             state: Mutex::new(PoolState::default()),
             busy: AtomicUsize::new(0),
             went_idle: Notify::new(),
+            released: Notify::new(),
         }
     }
 
@@ -182,30 +214,92 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn acquire(self: &Arc<Self>) -> Result<Lease, ScheduleError> {
+    /// A free sandbox, or a slot to start one, or a refusal. Waits up to
+    /// [`HANDOFF_WAIT`] for a sandbox that is finishing an invocation.
+    async fn acquire(self: &Arc<Self>) -> Result<Lease, ScheduleError> {
+        let handoff_until = tokio::time::Instant::now() + HANDOFF_WAIT;
+        loop {
+            // Registered before looking, so that a release in between wakes it.
+            let released = self.released.notified();
+            let may_wait = tokio::time::Instant::now() < handoff_until;
+            if let Some(lease) = self.try_acquire(may_wait) {
+                return lease;
+            }
+            let _ = tokio::time::timeout_at(handoff_until, released).await;
+        }
+    }
+
+    /// None: wait for a finishing sandbox.
+    fn try_acquire(self: &Arc<Self>, may_wait: bool) -> Option<Result<Lease, ScheduleError>> {
         let mut st = self.lock();
         if st.closed {
-            return Err(ScheduleError::ShuttingDown);
+            return Some(Err(ScheduleError::ShuttingDown));
         }
         let mut dead = Vec::new();
         let lease = loop {
             match st.free.pop() {
-                Some(s) if s.is_alive() => break Ok(Lease::Warm(s)),
+                Some(s) if s.is_alive() => break Some(Ok(Lease::Warm(s))),
                 Some(s) => dead.push(s),
+                None if may_wait && st.finishing > 0 => break None,
                 None if st.all.len() + st.starting < self.function.config.max_concurrency => {
                     st.starting += 1;
-                    break Ok(Lease::Cold);
+                    break Some(Ok(Lease::Cold));
                 }
-                None => break Err(ScheduleError::Throttled),
+                None => break Some(Err(ScheduleError::Throttled)),
             }
         };
         let retired: Vec<_> = dead.iter().filter_map(|s| st.retire(s)).collect();
-        if lease.is_ok() {
+        if let Some(Ok(_)) = lease {
             self.busy.fetch_add(1, Ordering::AcqRel);
         }
         drop(st);
         self.after_retire(retired);
         lease
+    }
+
+    /// Runs one invocation on a leased sandbox, and on others if the ones
+    /// it is given die before taking it.
+    async fn run(
+        self: Arc<Self>,
+        mut lease: Lease,
+        req: InvokeRequest,
+        answer_tx: oneshot::Sender<Outcome>,
+    ) -> InvokeResult {
+        let mut answer_tx = Some(answer_tx);
+        let mut attempt = 1;
+        loop {
+            let sandbox = match lease {
+                Lease::Warm(sandbox) => sandbox,
+                Lease::Cold => self.add(InitType::OnDemand, false).await,
+            };
+            let mut finishing = false;
+            let result = sandbox
+                .invoke(req.clone(), |outcome| {
+                    if let Some(tx) = answer_tx.take() {
+                        let _ = tx.send(outcome.clone());
+                    }
+                    self.lock().finishing += 1;
+                    finishing = true;
+                })
+                .await;
+            self.release(sandbox, result.reusable, finishing);
+            if !result.undelivered || attempt == DELIVERY_ATTEMPTS {
+                if let Some(tx) = answer_tx.take() {
+                    let _ = tx.send(result.outcome.clone());
+                }
+                return result;
+            }
+            attempt += 1;
+            lease = match self.acquire().await {
+                Ok(lease) => lease,
+                Err(_) => {
+                    if let Some(tx) = answer_tx.take() {
+                        let _ = tx.send(result.outcome.clone());
+                    }
+                    return result;
+                }
+            };
+        }
     }
 
     /// Starts a sandbox for a reserved slot (or a provisioned one) and enters it in the pool.
@@ -243,8 +337,11 @@ impl Pool {
         let _ = sandbox.ready(crate::sandbox::INIT_LIMIT).await;
     }
 
-    fn release(self: &Arc<Self>, sandbox: Arc<Sandbox>, reusable: bool) {
+    fn release(self: &Arc<Self>, sandbox: Arc<Sandbox>, reusable: bool, finishing: bool) {
         let mut st = self.lock();
+        if finishing {
+            st.finishing -= 1;
+        }
         let retired = if reusable && !st.closed && sandbox.is_alive() {
             st.free.push(sandbox);
             None
@@ -253,6 +350,7 @@ impl Pool {
         };
         drop(st);
         self.after_retire(retired);
+        self.released.notify_waiters();
         if self.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.went_idle.notify_waiters();
         }

@@ -22,6 +22,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
+use crate::sandbox::ephemeral::TmpStorage;
 use crate::sandbox::memory::MemoryControl;
 use crate::sandbox::HostContext;
 use crate::scheduler::Scheduler;
@@ -51,6 +52,8 @@ pub enum ServeError {
     },
     #[error("cannot open the queue {path}: {source}")]
     Queue { path: PathBuf, source: StoreError },
+    #[error("cannot find the host's own binary to start sandboxes with: {0}")]
+    OwnBinary(std::io::Error),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -81,6 +84,17 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     );
     let memory = Arc::new(MemoryControl::detect());
     tracing::info!("memory limits: {}", memory.describe());
+    let shell_program = std::env::current_exe().map_err(ServeError::OwnBinary)?;
+    let mut sizes: Vec<u64> = manifest
+        .functions
+        .values()
+        .map(|f| f.ephemeral_storage_mb)
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let tmp =
+        Arc::new(TmpStorage::detect(&shell_program, &manifest.server.state_dir, &sizes).await);
+    tracing::info!("/tmp: {}", tmp.describe());
     let watchdog = match Watchdog::start(memory.dir()) {
         Ok(w) => Some(Arc::new(w)),
         Err(e) => {
@@ -101,6 +115,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         HostContext {
             logs: logs.clone(),
             memory: memory.clone(),
+            tmp,
+            shell_program,
             watchdog,
         },
     ));

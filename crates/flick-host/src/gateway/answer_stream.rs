@@ -73,8 +73,8 @@ impl Answering {
                 return Ok(resp);
             }
         }
-        let result = self.running.result().await.map_err(schedule_answer)?;
-        Err(match result.outcome {
+        let outcome = self.running.answer().await.map_err(schedule_answer)?;
+        Err(match outcome {
             Outcome::Response(_) => {
                 let e = response::Malformed("the stream ended before its prelude did".into());
                 malformed(&self.function, &self.request_id, e)
@@ -83,9 +83,9 @@ impl Answering {
         })
     }
 
-    async fn buffered(self) -> Result<Response, Answer> {
-        let result = self.running.result().await.map_err(schedule_answer)?;
-        match result.outcome {
+    async fn buffered(mut self) -> Result<Response, Answer> {
+        let outcome = self.running.answer().await.map_err(schedule_answer)?;
+        match outcome {
             Outcome::Response(body) => response::to_http(self.version, &body)
                 .map_err(|e| malformed(&self.function, &self.request_id, e)),
             other => Err(failure_answer(&other)),
@@ -125,12 +125,12 @@ impl Rest {
                 return Some((Ok(chunk), Some((None, rest))));
             }
             let Rest {
-                running,
+                mut running,
                 function,
                 request_id,
                 ..
             } = rest;
-            if let Ok(Outcome::Response(_)) = running.result().await.map(|r| r.outcome) {
+            if let Ok(Outcome::Response(_)) = running.answer().await {
                 return None;
             }
             tracing::warn!(

@@ -57,7 +57,8 @@ pub fn event(req: &GatewayRequest) -> Value {
             },
             "path": req.raw_path,
             "protocol": req.protocol,
-            "requestId": req.request_id,
+            // A REST API's own request id is a UUID; its short form is the extended id.
+            "requestId": crate::ids::uuid().to_string(),
             "requestTime": clock::apigw_time(req.time),
             "requestTimeEpoch": clock::epoch_ms(req.time),
             "resourceId": req.route_key,

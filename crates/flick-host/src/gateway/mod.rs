@@ -75,8 +75,11 @@ impl Gateway {
     }
 
     /// Serves one request; every failure is one of API Gateway's answers.
+    /// The request has two ids, as on AWS: the gateway's own
+    /// (`apigw-requestid`, the event's `requestContext.requestId`) and the
+    /// Lambda invocation's (`context.aws_request_id`, the log's RequestId).
     pub async fn handle(&self, req: Request) -> Response {
-        let request_id = crate::ids::uuid().to_string();
+        let request_id = crate::ids::apigw_request_id();
         match self.serve(req, &request_id).await {
             Ok(resp) => answers::with_request_id(resp, &request_id),
             Err(answer) => answer.into_response(&request_id),
@@ -127,21 +130,24 @@ impl Gateway {
         };
 
         let (sink, parts) = tokio::sync::mpsc::channel(answer_stream::CHUNKS_IN_FLIGHT);
+        let invocation_id = crate::ids::uuid().to_string();
         let invoke = InvokeRequest {
-            request_id: request_id.to_string(),
+            request_id: invocation_id.clone(),
             payload: Bytes::from(event.to_string()),
             client_context: None,
             cognito_identity: None,
+            tenant_id: None,
             stream: Some(sink),
         };
         let running = self
             .scheduler
             .start(&target.function, invoke)
+            .await
             .map_err(answer_stream::schedule_answer)?;
         Answering {
             version: target.payload,
             function: target.function.clone(),
-            request_id: request_id.to_string(),
+            request_id: invocation_id,
             parts,
             running,
         }

@@ -31,6 +31,8 @@ pub struct GatewayRequest {
     /// `HTTP/1.1` or `HTTP/1.0`.
     pub protocol: String,
     pub source_ip: String,
+    /// The gateway's own id for the request (`apigw-requestid`), not the
+    /// Lambda invocation's.
     pub request_id: String,
     pub time: SystemTime,
     /// The matched route key, as written in the manifest.

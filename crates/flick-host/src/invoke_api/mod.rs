@@ -132,18 +132,25 @@ async fn invoke(
                 payload,
                 client_context,
                 cognito_identity: None,
+                tenant_id: None,
                 stream: None,
             };
-            let result = api
+            let mut running = api
                 .scheduler
-                .invoke(&function.config.name, req)
+                .start(&function.config.name, req)
                 .await
                 .map_err(|e| api.schedule_error(e, &function))?;
-            Ok(sync_response(
-                &request_id,
-                result.outcome,
-                tail.then_some(result.log_tail).flatten(),
-            ))
+            // The log tail is complete only at the end of the invoke phase;
+            // without one, the caller gets the answer as soon as there is one.
+            let (outcome, log_tail) = if tail {
+                let result = running.result().await;
+                let result = result.map_err(|e| api.schedule_error(e, &function))?;
+                (result.outcome, result.log_tail)
+            } else {
+                let outcome = running.answer().await;
+                (outcome.map_err(|e| api.schedule_error(e, &function))?, None)
+            };
+            Ok(sync_response(&request_id, outcome, log_tail))
         }
     }
 }

@@ -24,6 +24,7 @@ mod checks;
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
+const EPHEMERAL_RANGE_MB: (u64, u64) = (512, 10_240);
 
 /// A manifest that parsed and passed validation.
 #[derive(Debug, Clone)]
@@ -52,6 +53,8 @@ pub struct FunctionConfig {
     pub handler: Option<String>,
     pub env: BTreeMap<String, String>,
     pub memory_mb: u64,
+    /// The size of the sandbox's private `/tmp` (Lambda's `EphemeralStorage`).
+    pub ephemeral_storage_mb: u64,
     pub timeout_s: u64,
     pub max_concurrency: usize,
     pub provisioned: usize,
@@ -136,6 +139,8 @@ struct RawFunction {
     env: BTreeMap<String, String>,
     #[serde(default = "default_memory")]
     memory_mb: Spanned<u64>,
+    #[serde(default = "default_ephemeral")]
+    ephemeral_storage_mb: Spanned<u64>,
     #[serde(default = "default_timeout")]
     timeout_s: Spanned<u64>,
     #[serde(default = "default_max_concurrency")]
@@ -156,6 +161,9 @@ struct RawFunction {
 
 fn default_memory() -> Spanned<u64> {
     Spanned::new(0..0, 128)
+}
+fn default_ephemeral() -> Spanned<u64> {
+    Spanned::new(0..0, 512)
 }
 fn default_timeout() -> Spanned<u64> {
     Spanned::new(0..0, 3)
@@ -248,6 +256,11 @@ impl Manifest {
             }
             check.range(&key("timeout_s"), &f.timeout_s, TIMEOUT_RANGE_S)?;
             check.range(&key("memory_mb"), &f.memory_mb, MEMORY_RANGE_MB)?;
+            check.range(
+                &key("ephemeral_storage_mb"),
+                &f.ephemeral_storage_mb,
+                EPHEMERAL_RANGE_MB,
+            )?;
             check.at_least(&key("max_concurrency"), &f.max_concurrency, 1)?;
             check.at_least(&key("idle_s"), &f.idle_s, 1)?;
             check.at_least(
@@ -286,6 +299,7 @@ impl Manifest {
                     handler: f.handler,
                     env: f.env,
                     memory_mb: f.memory_mb.into_inner(),
+                    ephemeral_storage_mb: f.ephemeral_storage_mb.into_inner(),
                     timeout_s: f.timeout_s.into_inner(),
                     max_concurrency: f.max_concurrency.into_inner(),
                     provisioned: f.provisioned.into_inner(),

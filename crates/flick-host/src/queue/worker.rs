@@ -142,6 +142,7 @@ async fn deliver(ctx: &Ctx, event: QueuedEvent) {
         payload: event.event.payload.clone(),
         client_context: event.event.client_context.clone(),
         cognito_identity: None,
+        tenant_id: None,
         stream: None,
     };
     let result = ctx.scheduler.invoke(ctx.name(), request).await;

@@ -1,15 +1,17 @@
 //! The meeting point of one sandbox's invocations and its Runtime API.
 //!
-//! The invoking side posts a [`Dispatch`] and waits on a one-shot for its
-//! [`Outcome`]; the Runtime API hands dispatches to `/next` and completes them
-//! from `/response` and `/error`. An invoker that can pass a streamed
-//! response on as it arrives leaves a [`StreamSink`] with its dispatch. The
-//! mailbox also carries the sandbox's lifecycle [`Status`], which both sides
-//! watch. It knows nothing of HTTP or processes.
+//! The invoking side posts a [`Dispatch`] and learns, through [`Posted`],
+//! when a `/next` call took it and what its [`Outcome`] was; the Runtime API
+//! hands dispatches to `/next` and completes them from `/response` and
+//! `/error`. An invoker that can pass a streamed response on as it arrives
+//! leaves a [`StreamSink`] with its dispatch. The mailbox also carries the
+//! sandbox's lifecycle [`Status`] and counts the runtime's `/next` calls,
+//! since the call after the one that took an event ends that event's invoke
+//! phase. It knows nothing of HTTP or processes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -31,6 +33,8 @@ pub struct Dispatch {
     pub trace_id: String,
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    /// The caller's `X-Amz-Tenant-Id`, passed on as `Lambda-Runtime-Aws-Tenant-Id`.
+    pub tenant_id: Option<String>,
 }
 
 /// Where a streamed response goes while the runtime is still writing it.
@@ -54,8 +58,8 @@ pub enum StreamPart {
 pub enum Status {
     /// Started; has not called `/next` yet.
     Initializing,
-    /// Called `/next` at least once; the value is how long init took.
-    Ready(Duration),
+    /// Called `/next` at least once; the value is when it first did.
+    Ready(Instant),
     /// Finished for good, with the reason that pending invocations report.
     Dead(Failure),
 }
@@ -68,12 +72,14 @@ pub enum AnswerError {
 }
 
 pub struct Mailbox {
-    started: Instant,
     queue_tx: mpsc::UnboundedSender<Dispatch>,
     queue_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Dispatch>>,
     pending: Mutex<HashMap<String, Pending>>,
     answered: Mutex<VecDeque<String>>,
     status: watch::Sender<Status>,
+    /// How many times the runtime has asked for an event: the ordinal of a
+    /// `/next` call tells which invoke phase it ends.
+    nexts: watch::Sender<u64>,
     /// The log of the invocation under way, when exactly one is.
     tail: Mutex<Option<Tail>>,
 }
@@ -81,42 +87,79 @@ pub struct Mailbox {
 /// An event the runtime has not answered yet.
 struct Pending {
     answer: oneshot::Sender<Outcome>,
+    /// Told the ordinal of the `/next` call that took the event; dropped
+    /// untold if the sandbox dies first.
+    taken: Option<oneshot::Sender<u64>>,
+    /// Called as the event is taken, before the runtime has it: whatever the
+    /// runtime prints after that comes after what this writes.
+    on_taken: Option<OnTaken>,
     stream: Option<StreamSink>,
 }
 
+/// What the invoker does the moment its event is taken.
+pub type OnTaken = Box<dyn FnOnce() + Send>;
+
+/// The invoking side's view of a posted event.
+pub struct Posted {
+    /// Resolves when a `/next` call took the event, with that call's
+    /// ordinal; fails if the sandbox died before any did.
+    pub taken: oneshot::Receiver<u64>,
+    /// The event's outcome.
+    pub answer: oneshot::Receiver<Outcome>,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox::new()
+    }
+}
+
 impl Mailbox {
-    pub fn new(started: Instant) -> Mailbox {
+    pub fn new() -> Mailbox {
         let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         Mailbox {
-            started,
             queue_tx,
             queue_rx: tokio::sync::Mutex::new(queue_rx),
             pending: Mutex::new(HashMap::new()),
             answered: Mutex::new(VecDeque::new()),
             status: watch::Sender::new(Status::Initializing),
+            nexts: watch::Sender::new(0),
             tail: Mutex::new(None),
         }
     }
 
     // ---- the invoking side ----
 
-    /// Posts an event; the returned receiver yields its outcome. Every posted
-    /// event gets exactly one outcome: from the runtime, or from [`Mailbox::fail_all`].
+    /// Posts an event. Every posted event gets exactly one outcome: from the
+    /// runtime, or from [`Mailbox::fail_all`] once it was taken; an event the
+    /// runtime never took is given back instead (its `taken` fails).
     /// With a `stream` sink, a streamed response is relayed to it as it
     /// arrives and the outcome only says how the stream ended.
     pub fn post(
         &self,
         dispatch: Dispatch,
         stream: Option<StreamSink>,
-    ) -> oneshot::Receiver<Outcome> {
-        let (answer, rx) = oneshot::channel();
-        lock(&self.pending).insert(dispatch.request_id.clone(), Pending { answer, stream });
+        on_taken: Option<OnTaken>,
+    ) -> Posted {
+        let (answer, answer_rx) = oneshot::channel();
+        let (taken, taken_rx) = oneshot::channel();
+        let pending = Pending {
+            answer,
+            taken: Some(taken),
+            on_taken,
+            stream,
+        };
+        lock(&self.pending).insert(dispatch.request_id.clone(), pending);
         // The receiver lives as long as the mailbox, so this cannot fail.
         let _ = self.queue_tx.send(dispatch);
-        rx
+        Posted {
+            taken: taken_rx,
+            answer: answer_rx,
+        }
     }
 
-    /// Withdraws an event the host gave up on (timeout); a late answer gets 400.
+    /// Withdraws an event the host gave up on (timeout); a late answer gets
+    /// 400, and a `/next` that comes later skips it.
     pub fn withdraw(&self, request_id: &str) {
         if lock(&self.pending).remove(request_id).is_some() {
             self.remember_answered(request_id);
@@ -131,7 +174,31 @@ impl Mailbox {
         self.status.borrow().clone()
     }
 
-    /// Marks the sandbox dead (the first reason wins) and fails every pending event with it.
+    /// Whether the runtime ever asked for an event.
+    pub fn was_ready(&self) -> bool {
+        *self.nexts.borrow() > 0
+    }
+
+    /// Waits until the runtime makes a `/next` call later than call number
+    /// `call`: true then, false if the sandbox died first.
+    pub async fn next_after(&self, call: u64) -> bool {
+        let mut nexts = self.nexts.subscribe();
+        let mut status = self.status.subscribe();
+        tokio::select! {
+            biased;
+            called = nexts.wait_for(|n| *n > call) => called.is_ok(),
+            _ = status.wait_for(|s| matches!(s, Status::Dead(_))) => false,
+        }
+    }
+
+    /// Resolves once the sandbox is dead.
+    pub async fn dead(&self) {
+        let mut status = self.status.subscribe();
+        let _ = status.wait_for(|s| matches!(s, Status::Dead(_))).await;
+    }
+
+    /// Marks the sandbox dead (the first reason wins), fails every event the
+    /// runtime took with it and gives back those it never took.
     pub fn fail_all(&self, reason: Failure) {
         self.status.send_if_modified(|s| {
             if matches!(s, Status::Dead(_)) {
@@ -145,7 +212,10 @@ impl Mailbox {
         };
         let drained: Vec<_> = lock(&self.pending).drain().collect();
         for (_, pending) in drained {
-            let _ = pending.answer.send(Outcome::Failure(reason.clone()));
+            // Dropping `taken` unsent tells the invoker the event is still its own.
+            if pending.taken.is_none() {
+                let _ = pending.answer.send(Outcome::Failure(reason.clone()));
+            }
         }
     }
 
@@ -159,17 +229,36 @@ impl Mailbox {
 
     // ---- the runtime's side ----
 
-    /// Waits for the next event. The first call ends init.
+    /// Waits for the next event. The first call ends init; every call ends
+    /// the invoke phase of the event the previous one took.
     pub async fn next(&self) -> Option<Dispatch> {
-        let init = self.started.elapsed();
+        let mut call = 0;
+        self.nexts.send_modify(|n| {
+            *n += 1;
+            call = *n;
+        });
         self.status.send_if_modified(|s| {
             let first = *s == Status::Initializing;
             if first {
-                *s = Status::Ready(init);
+                *s = Status::Ready(Instant::now());
             }
             first
         });
-        self.queue_rx.lock().await.recv().await
+        let mut queue = self.queue_rx.lock().await;
+        loop {
+            let dispatch = queue.recv().await?;
+            // An event withdrawn or given back before it was taken is skipped.
+            let hooks = lock(&self.pending)
+                .get_mut(&dispatch.request_id)
+                .and_then(|p| Some((p.taken.take()?, p.on_taken.take())));
+            if let Some((taken, on_taken)) = hooks {
+                if let Some(on_taken) = on_taken {
+                    on_taken();
+                }
+                let _ = taken.send(call);
+                return Some(dispatch);
+            }
+        }
     }
 
     /// Takes the sink a streamed response to this pending event is relayed
@@ -185,7 +274,14 @@ impl Mailbox {
 
     /// Completes a pending event with the runtime's answer.
     pub fn answer(&self, request_id: &str, outcome: Outcome) -> Result<(), AnswerError> {
-        let pending = lock(&self.pending).remove(request_id);
+        let pending = {
+            let mut all = lock(&self.pending);
+            // Only an event the runtime took can be answered.
+            match all.get(request_id) {
+                Some(p) if p.taken.is_none() => all.remove(request_id),
+                _ => None,
+            }
+        };
         match pending {
             Some(pending) => {
                 self.remember_answered(request_id);
@@ -227,19 +323,26 @@ mod tests {
             trace_id: String::new(),
             client_context: None,
             cognito_identity: None,
+            tenant_id: None,
         }
     }
 
     #[tokio::test]
     async fn first_next_ends_init_and_answers_reach_the_poster() {
-        let mb = Mailbox::new(Instant::now());
-        let rx = mb.post(dispatch("a"), None);
+        let mb = Mailbox::new();
+        let posted = mb.post(dispatch("a"), None, None);
         assert_eq!(mb.status(), Status::Initializing);
+        assert_eq!(
+            mb.answer("a", Outcome::Response(Bytes::new())),
+            Err(AnswerError::Unknown),
+            "an event nobody took cannot be answered"
+        );
         assert_eq!(mb.next().await.unwrap().request_id, "a");
+        assert_eq!(posted.taken.await.unwrap(), 1);
         assert!(matches!(mb.status(), Status::Ready(_)));
         mb.answer("a", Outcome::Response(Bytes::from_static(b"1")))
             .unwrap();
-        assert!(matches!(rx.await.unwrap(), Outcome::Response(b) if b == "1"));
+        assert!(matches!(posted.answer.await.unwrap(), Outcome::Response(b) if b == "1"));
         assert_eq!(
             mb.answer("a", Outcome::Response(Bytes::new())),
             Err(AnswerError::AlreadyAnswered)
@@ -251,17 +354,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn death_fails_every_pending_event_with_the_first_reason() {
-        let mb = Mailbox::new(Instant::now());
-        let a = mb.post(dispatch("a"), None);
-        let b = mb.post(dispatch("b"), None);
+    async fn death_fails_taken_events_and_gives_back_the_others() {
+        let mb = Mailbox::new();
+        let a = mb.post(dispatch("a"), None, None);
+        assert_eq!(mb.next().await.unwrap().request_id, "a");
+        let b = mb.post(dispatch("b"), None, None);
         mb.fail_all(Failure::Timeout { timeout_s: 1 });
         mb.fail_all(Failure::OutOfMemory);
-        for rx in [a, b] {
-            assert!(matches!(
-                rx.await.unwrap(),
-                Outcome::Failure(Failure::Timeout { .. })
-            ));
-        }
+        assert!(matches!(
+            a.answer.await.unwrap(),
+            Outcome::Failure(Failure::Timeout { .. })
+        ));
+        assert!(b.taken.await.is_err(), "b was never taken");
+        assert!(b.answer.await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_next_call_after_an_event_ends_its_phase() {
+        let mb = std::sync::Arc::new(Mailbox::new());
+        let posted = mb.post(dispatch("a"), None, None);
+        mb.next().await.unwrap();
+        let call = posted.taken.await.unwrap();
+        let waiter = tokio::spawn({
+            let mb = mb.clone();
+            async move { mb.next_after(call).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let again = tokio::spawn({
+            let mb = mb.clone();
+            async move { mb.next().await }
+        });
+        assert!(waiter.await.unwrap());
+        mb.fail_all(Failure::OutOfMemory);
+        assert!(
+            !mb.next_after(5).await,
+            "a dead sandbox makes no more calls"
+        );
+        again.abort();
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_event_is_skipped() {
+        let mb = Mailbox::new();
+        let _gone = mb.post(dispatch("gone"), None, None);
+        mb.withdraw("gone");
+        let _b = mb.post(dispatch("b"), None, None);
+        assert_eq!(mb.next().await.unwrap().request_id, "b");
     }
 }

@@ -19,17 +19,21 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 use mailbox::AnswerError;
 pub use mailbox::{Dispatch, Mailbox, Status, StreamPart, StreamSink};
 
-/// Largest buffered response a runtime may post.
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// Largest buffered response a runtime may post: 6 MiB and 100 bytes, the
+/// figure Lambda's own error names ("... maximum allowed payload size
+/// (6291556 bytes)") and AWS's Runtime Interface Emulator enforces.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 /// Largest streamed response (Lambda's streaming limit).
 const MAX_STREAMED_BYTES: usize = 20 * 1024 * 1024;
+/// How long a broken response waits for the runtime's exit to be noticed.
+const EXIT_NOTICE: std::time::Duration = std::time::Duration::from_millis(300);
 
 const MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
@@ -84,6 +88,9 @@ async fn next(State(mb): State<Arc<Mailbox>>) -> Response {
     if let Some(ci) = &d.cognito_identity {
         put("lambda-runtime-cognito-identity", ci);
     }
+    if let Some(tenant) = &d.tenant_id {
+        put("lambda-runtime-aws-tenant-id", tenant);
+    }
     put("content-type", "application/json");
     (StatusCode::OK, headers, d.payload).into_response()
 }
@@ -108,20 +115,13 @@ async fn response(
     } else {
         MAX_RESPONSE_BYTES
     };
-    let declared = content_length(req.headers());
     let collected = match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => c,
+        Err(e) if !e.is::<LengthLimitError>() => return broken_body(&mb, &id, e.to_string()).await,
         Err(_) => {
-            let size = declared.unwrap_or(limit + 1);
             // The invocation fails, but the runtime is told and serves on: an
             // error like any other, not a broken sandbox.
-            let body = Failure::ResponseTooLarge { size, limit }.body(&id);
-            let _ = mb.answer(&id, Outcome::FunctionError(body));
-            return runtime_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &format!("response of {size} bytes is over the {limit} byte limit"),
-            );
+            return too_large(&mb, &id, limit);
         }
     };
     // A streamed response that failed midway says so in its trailers.
@@ -152,12 +152,7 @@ async fn relay(
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
-            Err(e) => {
-                let message = format!("the response stream broke before its end: {e}");
-                let body = json!({"errorType": "Runtime.StreamError", "errorMessage": message});
-                let _ = mb.answer(id, Outcome::FunctionError(Bytes::from(body.to_string())));
-                return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", &message);
-            }
+            Err(e) => return broken_body(mb, id, e.to_string()).await,
         };
         let data = match frame.into_data() {
             Ok(data) => data,
@@ -168,14 +163,7 @@ async fn relay(
         };
         size += data.len();
         if size > MAX_STREAMED_BYTES {
-            let limit = MAX_STREAMED_BYTES;
-            let body = Failure::ResponseTooLarge { size, limit }.body(id);
-            let _ = mb.answer(id, Outcome::FunctionError(body));
-            return runtime_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                &format!("streamed response is over the {limit} byte limit"),
-            );
+            return too_large(mb, id, MAX_STREAMED_BYTES);
         }
         if sink.is_some() && !mb.is_pending(id) {
             sink = None;
@@ -191,6 +179,34 @@ async fn relay(
         None => Outcome::Response(Bytes::new()),
     };
     answer(mb, id, outcome)
+}
+
+/// A response over `limit`: the invocation ends with Lambda's
+/// `Function.ResponseSizeTooLarge`, the runtime gets the Runtime API's 413.
+fn too_large(mb: &Mailbox, id: &str, limit: usize) -> Response {
+    let body = Failure::ResponseTooLarge { limit }.body(id);
+    let _ = mb.answer(id, Outcome::FunctionError(body));
+    runtime_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &format!("Exceeded maximum allowed payload size ({limit} bytes)."),
+    )
+}
+
+/// A response whose body broke off: most often the runtime died while
+/// writing it, and its exit (which follows a moment later) is what the
+/// invocation reports. A runtime that lives on has cut its own answer short.
+async fn broken_body(mb: &Mailbox, id: &str, e: String) -> Response {
+    let detail = format!("the runtime's response broke off before its end: {e}");
+    if tokio::time::timeout(EXIT_NOTICE, mb.dead()).await.is_err() {
+        let _ = mb.answer(
+            id,
+            Outcome::Failure(Failure::TruncatedResponse {
+                detail: detail.clone(),
+            }),
+        );
+    }
+    runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", &detail)
 }
 
 async fn error(
@@ -294,8 +310,4 @@ fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn content_length(headers: &HeaderMap) -> Option<usize> {
-    header_str(headers, "content-length").and_then(|v| v.parse().ok())
 }

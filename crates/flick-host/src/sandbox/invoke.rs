@@ -1,9 +1,12 @@
 //! Running one invocation on a sandbox that the scheduler leased.
 //!
-//! Owns the sequence Lambda follows for one event: wait for init, write
-//! START, hand the event to `/next` with its deadline, wait for the answer or
-//! the timeout, collect the output the function wrote meanwhile, write END and
-//! REPORT. Choosing the sandbox and returning it to the pool is not done here.
+//! Owns the sequence Lambda follows for one event: wait for init, hand the
+//! event to `/next` with its deadline, write START once the runtime has
+//! taken it, wait for the answer or the timeout and pass the answer on at
+//! once, then let the invoke phase run until the runtime asks for its next
+//! event (or exits, or runs out of time): only then is the invocation's log
+//! complete and END and REPORT written. Choosing the sandbox and returning
+//! it to the pool is not done here.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +30,7 @@ pub struct InvokeRequest {
     /// Decoded JSON, as the Runtime API passes it on.
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
+    pub tenant_id: Option<String>,
     /// Where a streamed response goes as it arrives; without one, the host
     /// collects it into the outcome.
     pub stream: Option<StreamSink>,
@@ -40,95 +44,246 @@ pub struct InvokeResult {
     pub log_tail: Option<Vec<u8>>,
     /// Whether the sandbox may serve again.
     pub reusable: bool,
+    /// The sandbox died before its runtime took the event: nothing ran, and
+    /// the event may be given to another sandbox.
+    pub undelivered: bool,
+}
+
+impl InvokeResult {
+    fn undelivered(failure: Failure) -> InvokeResult {
+        InvokeResult {
+            outcome: Outcome::Failure(failure),
+            log_tail: None,
+            reusable: false,
+            undelivered: true,
+        }
+    }
 }
 
 impl Sandbox {
-    /// Runs `req` on this sandbox.
-    pub async fn invoke(&self, req: InvokeRequest) -> InvokeResult {
-        let config = &self.function.config;
-        let id = req.request_id.as_str();
+    /// Runs `req` on this sandbox. `answered` is called with the outcome as
+    /// soon as there is one, before the invoke phase is over.
+    pub async fn invoke(
+        &self,
+        req: InvokeRequest,
+        answered: impl FnOnce(&Outcome),
+    ) -> InvokeResult {
         // With one invocation at a time, everything the process prints belongs to it.
-        let tail = (config.per_sandbox_concurrency == 1).then(Tail::default);
+        let tail = (self.function.config.per_sandbox_concurrency == 1).then(Tail::default);
         self.mailbox.set_tail(tail.clone());
+        let init = self.ready(INIT_LIMIT).await;
+        let init = match init {
+            // A sandbox that died after it was ready never took this event.
+            Err(failure) if self.mailbox.was_ready() => {
+                self.mailbox.set_tail(None);
+                return InvokeResult::undelivered(failure);
+            }
+            other => other,
+        };
+        let cold = !self.first_served.swap(true, Ordering::AcqRel);
+        let init_duration = match (cold, self.init_type, &init) {
+            (true, InitType::OnDemand, Ok(d)) => Some(*d),
+            _ => None,
+        };
+        let phase = match init {
+            Ok(_) => match self.run(&req, answered).await {
+                Some(phase) => phase,
+                None => {
+                    self.mailbox.set_tail(None);
+                    return InvokeResult::undelivered(self.death());
+                }
+            },
+            Err(failure) => {
+                self.log_start(&req.request_id);
+                let outcome = Outcome::Failure(failure);
+                answered(&outcome);
+                Phase {
+                    started: Instant::now(),
+                    outcome,
+                    ended_by: None,
+                }
+            }
+        };
+        self.finish(&req.request_id, phase, init_duration, tail)
+            .await
+    }
+
+    /// Hands the event over and follows it to the end of its invoke phase;
+    /// None if the sandbox died before its runtime took the event.
+    async fn run(&self, req: &InvokeRequest, answered: impl FnOnce(&Outcome)) -> Option<Phase> {
+        let timeout = Duration::from_secs(self.function.config.timeout_s);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let start = logs::start_line(&req.request_id);
+        let (sink, name, tail) = (
+            self.logs.clone(),
+            self.function.name.clone(),
+            self.mailbox.tail(),
+        );
+        let log_start = Box::new(move || {
+            if let Some(tail) = tail {
+                tail.push(&start);
+            }
+            sink.line(&name, start);
+        });
+        let posted = self.mailbox.post(
+            self.dispatch(req, timeout),
+            req.stream.clone(),
+            Some(log_start),
+        );
+        let call = match tokio::time::timeout_at(deadline, posted.taken).await {
+            Ok(Ok(call)) => call,
+            Ok(Err(_)) => return None,
+            // Only a runtime serving several at once leaves an event waiting.
+            Err(_) => {
+                self.mailbox.withdraw(&req.request_id);
+                self.log_start(&req.request_id);
+                let outcome = self.time_out();
+                answered(&outcome);
+                return Some(Phase {
+                    started: Instant::now(),
+                    outcome,
+                    ended_by: None,
+                });
+            }
+        };
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout_at(deadline, posted.answer).await {
+            Ok(Ok(outcome)) => outcome,
+            // The mailbox answers every taken event before it lets go of it.
+            Ok(Err(_)) => Outcome::Failure(Failure::Exit {
+                status: ExitStatusText("exit status unknown".into()),
+            }),
+            Err(_) => {
+                self.mailbox.withdraw(&req.request_id);
+                self.time_out()
+            }
+        };
+        answered(&outcome);
+        let ended_by = match &outcome {
+            Outcome::Failure(_) => None,
+            _ => self.rest_of_phase(call, deadline).await,
+        };
+        Some(Phase {
+            started,
+            outcome,
+            ended_by,
+        })
+    }
+
+    fn dispatch(&self, req: &InvokeRequest, timeout: Duration) -> Dispatch {
+        Dispatch {
+            request_id: req.request_id.clone(),
+            payload: req.payload.clone(),
+            deadline_ms: clock::epoch_ms(SystemTime::now() + timeout),
+            function_arn: self.function.arn.clone(),
+            trace_id: crate::ids::trace_header(),
+            client_context: req.client_context.clone(),
+            cognito_identity: req.cognito_identity.clone(),
+            tenant_id: req.tenant_id.clone(),
+        }
+    }
+
+    /// After the answer, the runtime may still write (a stack trace, late
+    /// logs) until it asks for its next event; that is still this
+    /// invocation, as on Lambda. Some failure if the phase ended otherwise.
+    /// A runtime serving several invocations at once cannot say which one
+    /// its next `/next` ends, so each of those ends at its answer.
+    async fn rest_of_phase(&self, call: u64, deadline: tokio::time::Instant) -> Option<Failure> {
+        if self.function.config.per_sandbox_concurrency > 1 {
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, self.mailbox.next_after(call)).await {
+            Ok(true) => None,
+            Ok(false) => Some(self.death()),
+            Err(_) => {
+                let Outcome::Failure(failure) = self.time_out() else {
+                    unreachable!("time_out is a failure");
+                };
+                Some(failure)
+            }
+        }
+    }
+
+    fn time_out(&self) -> Outcome {
+        let failure = Failure::Timeout {
+            timeout_s: self.function.config.timeout_s,
+        };
+        self.kill(failure.clone());
+        Outcome::Failure(failure)
+    }
+
+    /// Why a dead sandbox died.
+    fn death(&self) -> Failure {
+        match self.mailbox.status() {
+            crate::runtime_api::Status::Dead(failure) => failure,
+            _ => Failure::Exit {
+                status: ExitStatusText("exit status unknown".into()),
+            },
+        }
+    }
+
+    /// Collects the phase's last output and writes END and REPORT.
+    async fn finish(
+        &self,
+        request_id: &str,
+        phase: Phase,
+        init_duration: Option<Duration>,
+        tail: Option<Tail>,
+    ) -> InvokeResult {
+        let duration = phase.started.elapsed();
+        if let Some(pump) = &self.pump {
+            pump.drain().await;
+        }
+        self.mailbox.set_tail(None);
         let log = |line: String| {
             if let Some(t) = &tail {
                 t.push(&line);
             }
             self.logs.line(&self.function.name, line);
         };
-
-        let init = self.ready(INIT_LIMIT).await;
-        let cold = !self.first_served.swap(true, Ordering::AcqRel);
-        log(logs::start_line(id));
-        let started = Instant::now();
-        let outcome = match init {
-            Ok(_) => self.run(&req).await,
-            Err(ref failure) => Outcome::Failure(failure.clone()),
+        let failure = match (&phase.outcome, &phase.ended_by) {
+            (Outcome::Failure(f), _) | (_, Some(f)) => Some(f),
+            _ => None,
         };
-        let duration = started.elapsed();
-        if let Some(pump) = &self.pump {
-            pump.drain().await;
-        }
-        self.mailbox.set_tail(None);
-
-        if let Outcome::Failure(failure) = &outcome {
-            for line in failure_lines(failure, id) {
+        if let Some(failure) = failure {
+            for line in failure_lines(failure, request_id) {
                 log(line);
             }
         }
-        log(logs::end_line(id));
-        let init_duration = match (cold, self.init_type, &init) {
-            (true, InitType::OnDemand, Ok(d)) => Some(*d),
-            _ => None,
-        };
+        log(logs::end_line(request_id));
         log(logs::report_line(
-            id,
+            request_id,
             &Report {
                 duration,
-                memory_size_mb: config.memory_mb,
+                memory_size_mb: self.function.config.memory_mb,
                 max_memory_used_mb: self.peak_memory_mb(),
                 init_duration,
             },
         ));
         self.touch();
         InvokeResult {
-            reusable: !matches!(outcome, Outcome::Failure(_)) && self.is_alive(),
-            outcome,
+            reusable: failure.is_none() && self.is_alive(),
+            outcome: phase.outcome,
             log_tail: tail.map(|t| t.last_bytes()),
+            undelivered: false,
         }
     }
 
-    async fn run(&self, req: &InvokeRequest) -> Outcome {
-        let timeout = Duration::from_secs(self.function.config.timeout_s);
-        let deadline = SystemTime::now() + timeout;
-        let answer = self.mailbox.post(
-            Dispatch {
-                request_id: req.request_id.clone(),
-                payload: req.payload.clone(),
-                deadline_ms: clock::epoch_ms(deadline),
-                function_arn: self.function.arn.clone(),
-                trace_id: crate::ids::trace_header(),
-                client_context: req.client_context.clone(),
-                cognito_identity: req.cognito_identity.clone(),
-            },
-            req.stream.clone(),
-        );
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(outcome)) => outcome,
-            // The mailbox answers every posted event before it lets go of it.
-            Ok(Err(_)) => Outcome::Failure(Failure::Exit {
-                status: ExitStatusText("exit status unknown".into()),
-            }),
-            Err(_) => {
-                let failure = Failure::Timeout {
-                    timeout_s: self.function.config.timeout_s,
-                };
-                self.mailbox.withdraw(&req.request_id);
-                self.kill(failure.clone());
-                Outcome::Failure(failure)
-            }
+    fn log_start(&self, request_id: &str) {
+        let line = logs::start_line(request_id);
+        if let Some(tail) = self.mailbox.tail() {
+            tail.push(&line);
         }
+        self.logs.line(&self.function.name, line);
     }
+}
+
+/// An invoke phase that ran.
+struct Phase {
+    started: Instant,
+    outcome: Outcome,
+    /// The failure that ended the phase after the answer, if one did.
+    ended_by: Option<Failure>,
 }
 
 /// The lines Lambda writes to the log when the platform ends an invocation:

@@ -5,10 +5,9 @@
 //! limit; the cgroup also gives the real peak for REPORT's Max Memory Used and
 //! tells an out-of-memory kill from any other SIGKILL. Where no cgroup can be
 //! made, `RLIMIT_AS` caps the process instead and the peak comes from the
-//! process's own high-water mark. This module does not start processes: it
-//! prepares what the child does between fork and exec ([`ChildSetup`]).
+//! process's own high-water mark. This module does not start processes: the
+//! sandbox shell joins the cgroup or sets the rlimit it names.
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 /// The host's cgroup parent, made once at start.
@@ -93,7 +92,11 @@ impl MemoryControl {
             "memory.max_usage_in_bytes"
         };
         Ok(MemoryLimit {
-            peak_file: std::fs::File::open(cg.join(peak)).ok(),
+            peak_file: std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(cg.join(peak))
+                .ok(),
             cgroup: Some(cg),
             v2,
             rlimit_bytes: None,
@@ -203,14 +206,25 @@ pub struct MemoryLimit {
 }
 
 impl MemoryLimit {
-    /// What the child must do before exec; built here because allocating is
-    /// not allowed between fork and exec.
-    pub fn child_setup(&self) -> ChildSetup {
-        ChildSetup {
-            procs_file: self.cgroup.as_ref().and_then(|cg| {
-                CString::new(cg.join("cgroup.procs").to_string_lossy().into_owned()).ok()
-            }),
-            rlimit_bytes: self.rlimit_bytes,
+    /// The file a process writes itself into to join the sandbox's cgroup.
+    pub fn procs_file(&self) -> Option<PathBuf> {
+        self.cgroup.as_ref().map(|cg| cg.join("cgroup.procs"))
+    }
+
+    /// The address-space cap, where there is no cgroup.
+    pub fn rlimit_bytes(&self) -> Option<u64> {
+        self.rlimit_bytes
+    }
+
+    /// Starts the peak over from the current usage: the sandbox shell's own
+    /// pages, gone with its exec, must not count as the function's.
+    pub fn reset_peak(&self) {
+        use std::os::unix::fs::FileExt;
+        if let Some(file) = &self.peak_file {
+            // v1 resets on any write; v2 (Linux 6.12+) on a non-empty one,
+            // for reads through this same descriptor.
+            let value: &[u8] = if self.v2 { b"reset" } else { b"0" };
+            let _ = file.write_at(value, 0);
         }
     }
 
@@ -269,52 +283,6 @@ fn vm_hwm_bytes(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
-}
-
-/// Work done in the child between fork and exec.
-#[derive(Debug)]
-pub struct ChildSetup {
-    procs_file: Option<CString>,
-    rlimit_bytes: Option<u64>,
-}
-
-impl ChildSetup {
-    /// Joins the cgroup, applies the rlimit and asks to die with the host.
-    ///
-    /// # Safety
-    /// Must only be called in a freshly forked child: it uses only
-    /// async-signal-safe calls and does not allocate.
-    pub unsafe fn apply(&self) -> std::io::Result<()> {
-        if let Some(path) = &self.procs_file {
-            // SAFETY: a valid C string; open/write/close are async-signal-safe.
-            unsafe {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // "0" means the writing process itself.
-                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if written != 1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-        }
-        if let Some(bytes) = self.rlimit_bytes {
-            let lim = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
-            };
-            // SAFETY: setrlimit with a valid pointer is async-signal-safe.
-            if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        // If the host is killed outright, take the runtime down with it.
-        // SAFETY: prctl with these arguments has no memory effects.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,21 @@
 //! One execution environment: a runtime process, its Runtime API listener,
-//! its memory limit and its log capture.
+//! its memory limit, its private `/tmp` and its log capture.
 //!
-//! This module owns a sandbox's life: starting the process with the contract's
-//! environment in its own process group and memory cgroup, noticing when it
-//! dies and why, and stopping it (SIGTERM, a grace, then SIGKILL to the whole
-//! group). Running one invocation on it is in [`invoke`]. Which sandbox serves
-//! which request is the scheduler's business.
+//! This module owns a sandbox's life: preparing it (listener, cgroup, a
+//! [`shell`] that sets up the process's limits and namespace), starting the
+//! runtime in it with the contract's environment, noticing when it dies and
+//! why, and stopping it (SIGTERM, a grace, then SIGKILL to the whole group).
+//! Running one invocation on it is in [`invoke`]. Which sandbox serves which
+//! request is the scheduler's business.
 
 mod env;
+pub mod ephemeral;
 mod invoke;
 pub mod memory;
 mod output;
+pub mod shell;
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,9 +28,11 @@ use crate::outcome::{ExitStatusText, Failure};
 use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
 pub use env::InitType;
+use ephemeral::TmpStorage;
 pub use invoke::{InvokeRequest, InvokeResult, INIT_LIMIT};
 use memory::{MemoryControl, MemoryLimit};
 use output::OutputPump;
+use shell::{Exec, Launched, Setup, Shell, ShellError};
 
 /// How long a runtime gets between SIGTERM and SIGKILL when the host stops
 /// it (Lambda gives 300–500 ms).
@@ -37,6 +43,9 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 pub struct HostContext {
     pub logs: LogSink,
     pub memory: Arc<MemoryControl>,
+    pub tmp: Arc<TmpStorage>,
+    /// The host's own binary, started as each sandbox's shell.
+    pub shell_program: PathBuf,
     /// Absent when it could not be started; sandboxes then rely on
     /// `PR_SET_PDEATHSIG` and the host's own shutdown alone.
     pub watchdog: Option<Arc<Watchdog>>,
@@ -54,6 +63,8 @@ pub struct Sandbox {
     pump: Option<OutputPump>,
     logs: LogSink,
     exited: watch::Receiver<bool>,
+    /// When the runtime's exec began: init is measured from here.
+    exec_started: Instant,
     first_served: AtomicBool,
     last_used: Mutex<Instant>,
 }
@@ -68,7 +79,7 @@ impl Sandbox {
     ) -> Arc<Sandbox> {
         let id = crate::ids::uuid().simple().to_string();
         let started = Instant::now();
-        let mailbox = Arc::new(Mailbox::new(started));
+        let mailbox = Arc::new(Mailbox::new());
         let (exited_tx, exited) = watch::channel(false);
         let mut sandbox = Sandbox {
             id,
@@ -81,6 +92,7 @@ impl Sandbox {
             pump: None,
             logs: host.logs.clone(),
             exited,
+            exec_started: started,
             first_served: AtomicBool::new(false),
             last_used: Mutex::new(started),
         };
@@ -96,71 +108,107 @@ impl Sandbox {
         host: &HostContext,
         exited_tx: watch::Sender<bool>,
     ) -> Result<(), Failure> {
-        let host_error = |what: &str, e: std::io::Error| Failure::InvalidEntrypoint {
+        let host_error = |what: &str, e: &dyn std::fmt::Display| Failure::InvalidEntrypoint {
             detail: format!("{what}: {e}"),
         };
         let (addr, server) = runtime_api::serve(self.mailbox.clone())
             .await
-            .map_err(|e| host_error("cannot open the Runtime API listener", e))?;
+            .map_err(|e| host_error("cannot open the Runtime API listener", &e))?;
         self.server = server;
         let config = &self.function.config;
+        if !config.workdir.is_dir() {
+            return Err(Failure::InvalidEntrypoint {
+                detail: format!("workdir {} is not a directory", config.workdir.display()),
+            });
+        }
         let memory = host
             .memory
             .limit(&self.id, config.memory_mb)
-            .map_err(|e| host_error("cannot set up the memory limit", e))?;
+            .map_err(|e| host_error("cannot set up the memory limit", &e))?;
         let memory = Arc::new(memory);
         self.memory = Some(memory.clone());
+        let tmp = host
+            .tmp
+            .plan(&self.id, config.ephemeral_storage_mb)
+            .map_err(|e| host_error("cannot set up /tmp", &e))?;
+        let setup = Setup {
+            cgroup_procs: memory.procs_file(),
+            rlimit_as: memory.rlimit_bytes(),
+            tmp: tmp.setup,
+        };
+        let shell = Shell::prepare(&host.shell_program, &setup)
+            .await
+            .map_err(|e| host_error("cannot prepare the sandbox", &e))?;
 
         let stream = format!(
             "{}/[$LATEST]{}",
             crate::clock::utc_date_path(std::time::SystemTime::now()),
             self.id
         );
-        let vars = env::lambda_env(&self.function, addr, &stream, self.init_type);
-        if !config.workdir.is_dir() {
-            return Err(Failure::InvalidEntrypoint {
-                detail: format!("workdir {} is not a directory", config.workdir.display()),
-            });
+        let mut vars = env::lambda_env(&self.function, addr, &stream, self.init_type);
+        vars.insert(
+            "_LAMBDA_TELEMETRY_LOG_FD".into(),
+            shell::TELEMETRY_FD.to_string(),
+        );
+        if let Some(dir) = &tmp.tmpdir {
+            vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
         }
-        let mut cmd = tokio::process::Command::new(&config.command[0]);
-        cmd.args(&config.command[1..])
-            .current_dir(&config.workdir)
-            .env_clear()
-            .envs(vars)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .process_group(0);
-        let setup = memory.child_setup();
-        // SAFETY: `apply` only makes async-signal-safe calls and does not allocate.
-        unsafe {
-            cmd.pre_exec(move || setup.apply());
-        }
-        let mut child = cmd.spawn().map_err(|e| Failure::InvalidEntrypoint {
-            detail: format!("fork/exec {}: {}", config.command[0], errno_text(&e)),
+        let exec = Exec {
+            argv: config.command.clone(),
+            env: vars,
+            cwd: config.workdir.clone(),
+        };
+        self.exec_started = Instant::now();
+        let launched = shell.exec(&exec).await.map_err(|e| match e {
+            ShellError::Exec { .. } => Failure::InvalidEntrypoint {
+                detail: e.to_string(),
+            },
+            other => host_error("cannot start the runtime", &other),
         })?;
-        self.pid = child.id();
-        let watchdog = host.watchdog.clone();
-        if let (Some(w), Some(pid)) = (&watchdog, self.pid) {
+        self.pid = launched.child.id();
+        if let (Some(w), Some(pid)) = (&host.watchdog, self.pid) {
             w.track(pid);
         }
+        // The shell's own pages are not the function's.
+        memory.reset_peak();
+        self.watch(
+            launched,
+            memory,
+            host.watchdog.clone(),
+            tmp.tmpdir,
+            exited_tx,
+        );
+        Ok(())
+    }
 
-        let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
-        let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
-        if let (Some(out), Some(err)) = (stdout, stderr) {
-            let (logs, name, mailbox) = (
-                self.logs.clone(),
-                self.function.name.clone(),
-                self.mailbox.clone(),
-            );
-            self.pump = OutputPump::start(out, err, move |line| {
-                if let Some(tail) = mailbox.tail() {
-                    tail.push(&line);
-                }
-                logs.line(&name, line);
-            })
-            .ok();
-        }
+    /// Pumps the runtime's output into the logs and notices its end.
+    fn watch(
+        &mut self,
+        launched: Launched,
+        memory: Arc<MemoryLimit>,
+        watchdog: Option<Arc<Watchdog>>,
+        tmpdir: Option<PathBuf>,
+        exited_tx: watch::Sender<bool>,
+    ) {
+        let Launched {
+            mut child,
+            stdout,
+            stderr,
+            telemetry,
+        } = launched;
+        let (logs, name, mailbox) = (
+            self.logs.clone(),
+            self.function.name.clone(),
+            self.mailbox.clone(),
+        );
+        self.pump = OutputPump::start(stdout, stderr, telemetry, move |line| {
+            if let Some(tail) = mailbox.tail() {
+                tail.push(&line);
+            }
+            logs.line(&name, line);
+        })
+        .map_err(|e| tracing::warn!("cannot capture a sandbox's output: {e}"))
+        .ok();
 
         let (mailbox, pid) = (self.mailbox.clone(), self.pid);
         tokio::spawn(async move {
@@ -183,8 +231,10 @@ impl Sandbox {
             }
             mailbox.fail_all(failure);
             let _ = exited_tx.send(true);
+            if let Some(dir) = tmpdir {
+                let _ = tokio::fs::remove_dir_all(dir).await;
+            }
         });
-        Ok(())
     }
 
     pub fn is_alive(&self) -> bool {
@@ -202,7 +252,8 @@ impl Sandbox {
         *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
-    /// Waits until init is over: Ok(init duration) or the reason it failed.
+    /// Waits until init is over: Ok(init duration, from the runtime's exec
+    /// to its first `/next`) or the reason it failed.
     pub async fn ready(&self, limit: Duration) -> Result<Duration, Failure> {
         let mut status = self.mailbox.watch_status();
         let wait = async {
@@ -212,7 +263,9 @@ impl Sandbox {
                 .map(|s| s.clone())
         };
         match tokio::time::timeout(limit, wait).await {
-            Ok(Ok(runtime_api::Status::Ready(init))) => Ok(init),
+            Ok(Ok(runtime_api::Status::Ready(at))) => {
+                Ok(at.saturating_duration_since(self.exec_started))
+            }
             Ok(Ok(runtime_api::Status::Dead(f))) => Err(f),
             Ok(Ok(runtime_api::Status::Initializing)) => {
                 unreachable!("wait_for skips Initializing")
@@ -282,16 +335,5 @@ fn signal_group(pid: u32, signal: i32) {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
         libc::kill(-(pid as i32), signal);
-    }
-}
-
-/// How Go's os/exec words an exec failure, which is what Lambda's
-/// `Runtime.InvalidEntrypoint` messages carry.
-fn errno_text(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "no such file or directory".into(),
-        Some(libc::EACCES) => "permission denied".into(),
-        Some(libc::ENOEXEC) => "exec format error".into(),
-        _ => e.to_string(),
     }
 }

@@ -1,0 +1,200 @@
+//! What runs in a sandbox shell (`flick __sandbox`), from its start to the
+//! exec of the runtime.
+//!
+//! A plain single-threaded program, so that it may enter a mount namespace
+//! and then become the runtime with an ordinary exec. It reads two messages
+//! on stdin, each a line of JSON: a [`Setup`], which it carries out before
+//! saying "ready" on the status descriptor, then an [`Exec`]. Any failure is
+//! reported on the status descriptor and ends the shell; so does the host
+//! closing stdin before the exec (a prepared shell that is not needed).
+
+use std::ffi::CString;
+use std::io::{BufRead, Write};
+use std::os::fd::FromRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use super::{loop_tmp, Exec, Setup, TmpSetup, STATUS_FD};
+
+/// Runs the shell; never returns.
+pub fn run() -> ! {
+    // SAFETY: the host opened this descriptor for the shell (see Shell::prepare)
+    // and nothing else in this process uses it.
+    let mut status = unsafe { std::fs::File::from_raw_fd(STATUS_FD) };
+    let mut stdin = std::io::stdin().lock();
+    let failure = match become_runtime(&mut stdin, &mut status) {
+        Ok(None) => std::process::exit(0),
+        Ok(Some(reason)) | Err(reason) => reason,
+    };
+    let _ = writeln!(status, "{}", failure.replace('\n', " "));
+    std::process::exit(127)
+}
+
+/// Sets up, says ready, execs. Returns Ok(None) if the host let the shell go,
+/// Ok(Some(reason)) if the exec failed, Err on a failed setup.
+fn become_runtime(
+    stdin: &mut impl BufRead,
+    status: &mut std::fs::File,
+) -> Result<Option<String>, String> {
+    let Some(setup) = read_message::<Setup>(stdin)? else {
+        return Ok(None);
+    };
+    apply(&setup)?;
+    writeln!(status, "ready").map_err(|e| format!("cannot report: {e}"))?;
+    let Some(exec) = read_message::<Exec>(stdin)? else {
+        return Ok(None);
+    };
+    // A successful exec closes the status descriptor: that is the host's "done".
+    set_cloexec(STATUS_FD)?;
+    // Set last, as changing credentials would clear it; exec keeps it.
+    // SAFETY: prctl with these arguments has no memory effects.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let Some((program, args)) = exec.argv.split_first() else {
+        return Ok(Some("empty command".into()));
+    };
+    let error = std::process::Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(&exec.env)
+        .current_dir(&exec.cwd)
+        .stdin(std::process::Stdio::null())
+        .exec();
+    Ok(Some(errno_text(&error)))
+}
+
+fn read_message<T: serde::de::DeserializeOwned>(
+    stdin: &mut impl BufRead,
+) -> Result<Option<T>, String> {
+    let mut line = String::new();
+    match stdin.read_line(&mut line) {
+        Ok(0) => Ok(None),
+        Ok(_) => serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| format!("bad message from the host: {e}")),
+        Err(e) => Err(format!("cannot read from the host: {e}")),
+    }
+}
+
+fn apply(setup: &Setup) -> Result<(), String> {
+    if let Some(procs) = &setup.cgroup_procs {
+        std::fs::write(procs, "0")
+            .map_err(|e| format!("cannot join the memory cgroup {}: {e}", procs.display()))?;
+    }
+    if let Some(bytes) = setup.rlimit_as {
+        let lim = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: bytes,
+        };
+        // SAFETY: setrlimit reads a valid struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) } != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    match &setup.tmp {
+        TmpSetup::Shared => Ok(()),
+        TmpSetup::Tmpfs { size_mb } => {
+            private_mounts()?;
+            let options = format!("size={size_mb}m,mode=1777");
+            mount(Some("tmpfs"), "/tmp", Some("tmpfs"), Some(&options))
+        }
+        TmpSetup::Loop { template, scratch } => {
+            private_mounts()?;
+            let device = loop_tmp::attach(template, scratch)?;
+            mount(
+                Some(&device.path.to_string_lossy()),
+                "/tmp",
+                Some("ext4"),
+                None,
+            )?;
+            chmod_sticky_world("/tmp")
+        }
+    }
+}
+
+/// A mount namespace of the shell's own, where nothing it mounts is seen
+/// by the host or other sandboxes, and which the kernel tears down (mounts,
+/// loop device) when the sandbox's last process is gone.
+fn private_mounts() -> Result<(), String> {
+    // SAFETY: unshare has no memory-safety preconditions; the shell is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(format!(
+            "cannot enter a mount namespace: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let root = CString::new("/").expect("no NUL");
+    // SAFETY: valid C strings; null source/type/data are allowed for a propagation change.
+    let rc = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "cannot make mounts private: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn mount(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let c = |s: &str| CString::new(s).map_err(|_| format!("NUL in {s:?}"));
+    let source = source.map(c).transpose()?;
+    let fstype = fstype.map(c).transpose()?;
+    let data = data.map(c).transpose()?;
+    let target_c = c(target)?;
+    let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: every pointer is a valid C string or null, as mount(2) allows.
+    let rc = unsafe {
+        libc::mount(
+            ptr(&source),
+            target_c.as_ptr(),
+            ptr(&fstype),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            ptr(&data).cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "cannot mount {target}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn chmod_sticky_world(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(Path::new(path), std::fs::Permissions::from_mode(0o1777))
+        .map_err(|e| format!("cannot open up {path}: {e}"))
+}
+
+fn set_cloexec(fd: i32) -> Result<(), String> {
+    // SAFETY: fcntl on a descriptor number, no pointers.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    if rc != 0 {
+        return Err(format!("fcntl: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// How Go's os/exec words an exec failure, which is what Lambda's
+/// `Runtime.InvalidEntrypoint` messages carry.
+fn errno_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => "no such file or directory".into(),
+        Some(libc::EACCES) => "permission denied".into(),
+        Some(libc::ENOEXEC) => "exec format error".into(),
+        _ => e.to_string(),
+    }
+}

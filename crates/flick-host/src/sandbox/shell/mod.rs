@@ -1,0 +1,201 @@
+//! The sandbox shell: a process that becomes a sandbox's runtime.
+//!
+//! The host starts its own binary as `flick __sandbox` with the sandbox's
+//! pipes in place, and sends it a [`Setup`]: join the memory cgroup, set the
+//! rlimit, enter a mount namespace of its own with a private `/tmp`. That is
+//! the slow part of a cold start (moving a task into a v1 memory cgroup
+//! waits for an RCU grace period; a file system takes milliseconds to mount)
+//! and it needs no event, so it is done in a process of its own that then
+//! waits. When an invocation needs the sandbox, the host sends an [`Exec`]
+//! (command, environment, folder) and the shell replaces itself with the
+//! runtime: the pid, process group, cgroup and namespace stay the runtime's.
+//!
+//! This module owns the host's end of that exchange and the wire format;
+//! [`inside`] is what runs in the shell. Which setup a sandbox gets is
+//! decided by the sandbox module; what the runtime then does is not seen here.
+
+pub mod inside;
+mod loop_tmp;
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+
+/// The hidden subcommand the host binary must dispatch to [`inside::run`].
+pub const SUBCOMMAND: &str = "__sandbox";
+
+/// The descriptor the runtime finds its telemetry log pipe on
+/// (`_LAMBDA_TELEMETRY_LOG_FD`).
+pub const TELEMETRY_FD: i32 = 3;
+/// The shell's report channel: "ready" after setup, an error if exec fails,
+/// closed by a successful exec.
+const STATUS_FD: i32 = 4;
+
+/// What the shell prepares before it waits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Setup {
+    /// The memory cgroup's `cgroup.procs` file to join.
+    pub cgroup_procs: Option<PathBuf>,
+    /// `RLIMIT_AS` where there is no memory cgroup.
+    pub rlimit_as: Option<u64>,
+    pub tmp: TmpSetup,
+}
+
+/// How the sandbox's `/tmp` is made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TmpSetup {
+    /// A file system of its own on a loop device: a copy of `template` (an
+    /// empty ext4 image of the right size) made in `scratch`, mounted on
+    /// `/tmp` in a private mount namespace. Its data is on disk, not in
+    /// memory, as on Lambda.
+    Loop { template: PathBuf, scratch: PathBuf },
+    /// A tmpfs of `size_mb` on `/tmp` in a private mount namespace; its pages
+    /// count against the sandbox's memory limit.
+    Tmpfs { size_mb: u64 },
+    /// The host's `/tmp`, unchanged (the host points `TMPDIR` elsewhere).
+    Shared,
+}
+
+/// The runtime to become.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Exec {
+    pub argv: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+}
+
+/// A shell that finished its setup and waits for its [`Exec`].
+pub struct Shell {
+    child: tokio::process::Child,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    telemetry: OwnedFd,
+    control: tokio::process::ChildStdin,
+    status: pipe::Receiver,
+}
+
+/// Why a shell could not be made ready or could not start its runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error("cannot start the sandbox shell: {0}")]
+    Spawn(std::io::Error),
+    #[error("sandbox setup failed: {0}")]
+    Setup(String),
+    /// The runtime's command could not be executed; `reason` is worded as
+    /// Go's os/exec words it, which is what Lambda's messages carry.
+    #[error("fork/exec {program}: {reason}")]
+    Exec { program: String, reason: String },
+}
+
+impl Shell {
+    /// Starts `program __sandbox` and waits until it has done `setup`.
+    pub async fn prepare(program: &Path, setup: &Setup) -> Result<Shell, ShellError> {
+        let (telemetry, telemetry_w) = std::io::pipe().map_err(ShellError::Spawn)?;
+        let (status, status_w) = std::io::pipe().map_err(ShellError::Spawn)?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg(SUBCOMMAND)
+            .env_clear()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0);
+        let (telemetry_raw, status_raw) = (telemetry_w.as_raw_fd(), status_w.as_raw_fd());
+        // SAFETY: dup2 and prctl are async-signal-safe and nothing here allocates.
+        unsafe {
+            cmd.pre_exec(move || {
+                for (from, to) in [(telemetry_raw, TELEMETRY_FD), (status_raw, STATUS_FD)] {
+                    if libc::dup2(from, to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                // A shell waiting for its exec goes with a host that dies.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(ShellError::Spawn)?;
+        // The shell holds the write ends now; the host's copies would keep
+        // the pipes open after the shell is gone.
+        drop((telemetry_w, status_w));
+        let missing = || ShellError::Setup("a pipe to the shell is missing".into());
+        let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
+        let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
+        let control = child.stdin.take();
+        let status = pipe::Receiver::from_owned_fd(status.into()).map_err(ShellError::Spawn)?;
+        let mut shell = Shell {
+            stdout: stdout.ok_or_else(missing)?,
+            stderr: stderr.ok_or_else(missing)?,
+            control: control.ok_or_else(missing)?,
+            telemetry: telemetry.into(),
+            child,
+            status,
+        };
+        let report = shell.say(setup).await.map_err(ShellError::Setup)?;
+        match report.as_str() {
+            "ready" => Ok(shell),
+            "" => Err(ShellError::Setup("the shell exited during setup".into())),
+            _ => Err(ShellError::Setup(report)),
+        }
+    }
+
+    /// Tells the shell to become the runtime; returns once it has (exec
+    /// succeeded) or could not.
+    pub async fn exec(mut self, exec: &Exec) -> Result<Launched, ShellError> {
+        let program = exec.argv.first().cloned().unwrap_or_default();
+        match self.say(exec).await {
+            // A successful exec closes the status pipe without a word.
+            Ok(report) if report.is_empty() => Ok(Launched {
+                child: self.child,
+                stdout: self.stdout,
+                stderr: self.stderr,
+                telemetry: self.telemetry,
+            }),
+            Ok(reason) | Err(reason) => Err(ShellError::Exec { program, reason }),
+        }
+    }
+
+    /// Sends one message and reads the shell's report: a line, or "" when
+    /// the status pipe closed first.
+    async fn say(&mut self, message: &impl Serialize) -> Result<String, String> {
+        let mut line = serde_json::to_vec(message).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        self.control
+            .write_all(&line)
+            .await
+            .map_err(|e| format!("cannot reach the shell: {e}"))?;
+        let mut report = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            match self.status.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    report.extend_from_slice(&buf[..n]);
+                    if report.ends_with(b"\n") {
+                        report.pop();
+                        break;
+                    }
+                }
+                Err(e) => return Err(format!("cannot read the shell's report: {e}")),
+            }
+        }
+        Ok(String::from_utf8_lossy(&report).into_owned())
+    }
+
+    /// The shell's process id, which stays the runtime's.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// A runtime that the shell became.
+pub struct Launched {
+    pub child: tokio::process::Child,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+    /// The read end of the runtime's telemetry log pipe.
+    pub telemetry: OwnedFd,
+}
