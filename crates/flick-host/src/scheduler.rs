@@ -23,7 +23,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::function::Function;
 use crate::manifest::Manifest;
 use crate::outcome::Outcome;
-use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Sandbox};
+use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Reserve, Sandbox};
 
 /// How long an invocation waits for a sandbox that has answered its last
 /// event to ask for the next one, before it starts another sandbox (or is
@@ -67,9 +67,21 @@ impl Scheduler {
         self.pools.values().map(|p| &p.function)
     }
 
-    /// Starts every function's provisioned sandboxes and waits until they are
-    /// initialised (or failed), then starts the reapers.
+    /// Prepares every function's reserve of sandboxes, starts its
+    /// provisioned ones and waits until they are initialised (or failed),
+    /// then starts the reapers.
     pub async fn boot(&self) {
+        let fills: Vec<_> = self
+            .pools
+            .values()
+            .map(|p| {
+                let reserve = p.reserve.clone();
+                tokio::spawn(async move { reserve.fill().await })
+            })
+            .collect();
+        for fill in fills {
+            let _ = fill.await;
+        }
         let starts = self
             .pools
             .values()
@@ -114,6 +126,7 @@ impl Scheduler {
     pub async fn shutdown(&self, grace: Duration) {
         for pool in self.pools.values() {
             pool.lock().closed = true;
+            pool.reserve.close();
         }
         let deadline = Instant::now() + grace;
         for pool in self.pools.values() {
@@ -176,6 +189,8 @@ enum Lease {
 struct Pool {
     function: Arc<Function>,
     host: HostContext,
+    /// Sandboxes prepared for the function's next cold starts.
+    reserve: Arc<Reserve>,
     state: Mutex<PoolState>,
     busy: AtomicUsize,
     went_idle: Notify,
@@ -199,6 +214,7 @@ struct PoolState {
 impl Pool {
     fn new(function: Arc<Function>, host: HostContext) -> Pool {
         Pool {
+            reserve: Reserve::new(function.clone(), host.clone()),
             function,
             host,
             state: Mutex::new(PoolState::default()),
@@ -304,7 +320,8 @@ impl Pool {
 
     /// Starts a sandbox for a reserved slot (or a provisioned one) and enters it in the pool.
     async fn add(&self, init_type: InitType, to_free: bool) -> Arc<Sandbox> {
-        let sandbox = Sandbox::start(self.function.clone(), &self.host, init_type).await;
+        let prepared = self.reserve.take();
+        let sandbox = Sandbox::start(self.function.clone(), &self.host, init_type, prepared).await;
         let slots = self.function.config.per_sandbox_concurrency;
         let entered = {
             let mut st = self.lock();

@@ -52,6 +52,23 @@ impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
         Ok(())
     }
 
+    /// A count of sandboxes that may not exceed the function's `max_concurrency`.
+    pub(super) fn within_concurrency(
+        &self,
+        key: &str,
+        value: &Spanned<usize>,
+        hi: usize,
+    ) -> Result<(), ManifestError> {
+        let v = *value.get_ref();
+        if v > hi {
+            return Err((self.invalid)(
+                self.span(value),
+                format!("{key}: {v} is more than max_concurrency ({hi})"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Defaults carry an empty span at 0; they never fail checks, but keep the
     /// line out of messages if one ever did.
     pub(super) fn span<T>(&self, value: &Spanned<T>) -> Option<Range<usize>> {

@@ -25,6 +25,7 @@ mod checks;
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
 const MEMORY_RANGE_MB: (u64, u64) = (128, 10_240);
 const EPHEMERAL_RANGE_MB: (u64, u64) = (512, 10_240);
+const DEFAULT_PREPARED: usize = 2;
 
 /// A manifest that parsed and passed validation.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct FunctionConfig {
     pub timeout_s: u64,
     pub max_concurrency: usize,
     pub provisioned: usize,
+    /// Sandboxes kept prepared (cgroup, `/tmp`, namespace) for cold starts.
+    pub prepared: usize,
     pub idle_s: u64,
     pub build: Option<String>,
     pub per_sandbox_concurrency: usize,
@@ -147,6 +150,8 @@ struct RawFunction {
     max_concurrency: Spanned<usize>,
     #[serde(default = "default_provisioned")]
     provisioned: Spanned<usize>,
+    #[serde(default)]
+    prepared: Option<Spanned<usize>>,
     #[serde(default = "default_idle")]
     idle_s: Spanned<u64>,
     #[serde(default)]
@@ -268,17 +273,20 @@ impl Manifest {
                 &f.per_sandbox_concurrency,
                 1,
             )?;
-            if f.provisioned.get_ref() > f.max_concurrency.get_ref() {
-                return Err(invalid(
-                    Some(f.provisioned.span()),
-                    format!(
-                        "{}: {} is more than max_concurrency ({})",
-                        key("provisioned"),
-                        f.provisioned.get_ref(),
-                        f.max_concurrency.get_ref()
-                    ),
-                ));
-            }
+            check.within_concurrency(
+                &key("provisioned"),
+                &f.provisioned,
+                *f.max_concurrency.get_ref(),
+            )?;
+            // By default as many as two cold starts at once find a sandbox ready.
+            let prepared = f
+                .prepared
+                .map(|p| {
+                    check.within_concurrency(&key("prepared"), &p, *f.max_concurrency.get_ref())?;
+                    Ok(p.into_inner())
+                })
+                .transpose()?
+                .unwrap_or_else(|| DEFAULT_PREPARED.min(*f.max_concurrency.get_ref()));
             let async_config = match f.async_config {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
                 None => AsyncConfig::default(),
@@ -303,6 +311,7 @@ impl Manifest {
                     timeout_s: f.timeout_s.into_inner(),
                     max_concurrency: f.max_concurrency.into_inner(),
                     provisioned: f.provisioned.into_inner(),
+                    prepared,
                     idle_s: f.idle_s.into_inner(),
                     build: f.build,
                     per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),

@@ -7,10 +7,12 @@
 //! leaves a [`StreamSink`] with its dispatch. The mailbox also carries the
 //! sandbox's lifecycle [`Status`] and counts the runtime's `/next` calls,
 //! since the call after the one that took an event ends that event's invoke
-//! phase. It knows nothing of HTTP or processes.
+//! phase. It knows nothing of HTTP or processes; the sandbox gives it a
+//! probe that says whether the runtime still lives, because a `/next` call
+//! left pending by a runtime that is dying must not take an event.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -77,23 +79,35 @@ pub struct Mailbox {
     pending: Mutex<HashMap<String, Pending>>,
     answered: Mutex<VecDeque<String>>,
     status: watch::Sender<Status>,
-    /// How many times the runtime has asked for an event: the ordinal of a
-    /// `/next` call tells which invoke phase it ends.
-    nexts: watch::Sender<u64>,
+    /// How many times the runtime has asked for an event, and when it last
+    /// did: the ordinal of a `/next` call tells which invoke phase it ends.
+    nexts: watch::Sender<NextCall>,
     /// The log of the invocation under way, when exactly one is.
     tail: Mutex<Option<Tail>>,
+    /// Says whether the runtime process can still take an event.
+    liveness: OnceLock<Liveness>,
 }
+
+/// A question the mailbox asks before handing an event over.
+pub type Liveness = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// An event the runtime has not answered yet.
 struct Pending {
     answer: oneshot::Sender<Outcome>,
-    /// Told the ordinal of the `/next` call that took the event; dropped
-    /// untold if the sandbox dies first.
-    taken: Option<oneshot::Sender<u64>>,
+    /// Told which `/next` call took the event; dropped untold if the
+    /// sandbox dies first.
+    taken: Option<oneshot::Sender<NextCall>>,
     /// Called as the event is taken, before the runtime has it: whatever the
     /// runtime prints after that comes after what this writes.
     on_taken: Option<OnTaken>,
     stream: Option<StreamSink>,
+}
+
+/// One of the runtime's `/next` calls: its ordinal (from 1) and its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextCall {
+    pub ordinal: u64,
+    pub at: Instant,
 }
 
 /// What the invoker does the moment its event is taken.
@@ -101,9 +115,9 @@ pub type OnTaken = Box<dyn FnOnce() + Send>;
 
 /// The invoking side's view of a posted event.
 pub struct Posted {
-    /// Resolves when a `/next` call took the event, with that call's
-    /// ordinal; fails if the sandbox died before any did.
-    pub taken: oneshot::Receiver<u64>,
+    /// Resolves when a `/next` call took the event, with that call; fails
+    /// if the sandbox died before any did.
+    pub taken: oneshot::Receiver<NextCall>,
     /// The event's outcome.
     pub answer: oneshot::Receiver<Outcome>,
 }
@@ -123,9 +137,22 @@ impl Mailbox {
             pending: Mutex::new(HashMap::new()),
             answered: Mutex::new(VecDeque::new()),
             status: watch::Sender::new(Status::Initializing),
-            nexts: watch::Sender::new(0),
+            nexts: watch::Sender::new(NextCall {
+                ordinal: 0,
+                at: Instant::now(),
+            }),
             tail: Mutex::new(None),
+            liveness: OnceLock::new(),
         }
+    }
+
+    /// Sets the probe asked before each event is handed over.
+    pub fn set_liveness(&self, liveness: Liveness) {
+        let _ = self.liveness.set(liveness);
+    }
+
+    fn runtime_alive(&self) -> bool {
+        self.liveness.get().is_none_or(|alive| alive())
     }
 
     // ---- the invoking side ----
@@ -176,18 +203,18 @@ impl Mailbox {
 
     /// Whether the runtime ever asked for an event.
     pub fn was_ready(&self) -> bool {
-        *self.nexts.borrow() > 0
+        self.nexts.borrow().ordinal > 0
     }
 
-    /// Waits until the runtime makes a `/next` call later than call number
-    /// `call`: true then, false if the sandbox died first.
-    pub async fn next_after(&self, call: u64) -> bool {
+    /// Waits until the runtime makes a `/next` call after `call`: that
+    /// call, or None if the sandbox died first.
+    pub async fn next_after(&self, call: NextCall) -> Option<NextCall> {
         let mut nexts = self.nexts.subscribe();
         let mut status = self.status.subscribe();
         tokio::select! {
             biased;
-            called = nexts.wait_for(|n| *n > call) => called.is_ok(),
-            _ = status.wait_for(|s| matches!(s, Status::Dead(_))) => false,
+            called = nexts.wait_for(|n| n.ordinal > call.ordinal) => called.ok().map(|n| *n),
+            _ = status.wait_for(|s| matches!(s, Status::Dead(_))) => None,
         }
     }
 
@@ -232,21 +259,31 @@ impl Mailbox {
     /// Waits for the next event. The first call ends init; every call ends
     /// the invoke phase of the event the previous one took.
     pub async fn next(&self) -> Option<Dispatch> {
-        let mut call = 0;
+        let now = Instant::now();
+        let mut call = NextCall {
+            ordinal: 0,
+            at: now,
+        };
         self.nexts.send_modify(|n| {
-            *n += 1;
+            n.ordinal += 1;
+            n.at = now;
             call = *n;
         });
         self.status.send_if_modified(|s| {
             let first = *s == Status::Initializing;
             if first {
-                *s = Status::Ready(Instant::now());
+                *s = Status::Ready(now);
             }
             first
         });
         let mut queue = self.queue_rx.lock().await;
         loop {
             let dispatch = queue.recv().await?;
+            if !self.runtime_alive() {
+                // The caller is a dead runtime's leftover request: the event
+                // stays untaken, to be given back when the death is noticed.
+                return None;
+            }
             // An event withdrawn or given back before it was taken is skipped.
             let hooks = lock(&self.pending)
                 .get_mut(&dispatch.request_id)
@@ -338,7 +375,7 @@ mod tests {
             "an event nobody took cannot be answered"
         );
         assert_eq!(mb.next().await.unwrap().request_id, "a");
-        assert_eq!(posted.taken.await.unwrap(), 1);
+        assert_eq!(posted.taken.await.unwrap().ordinal, 1);
         assert!(matches!(mb.status(), Status::Ready(_)));
         mb.answer("a", Outcome::Response(Bytes::from_static(b"1")))
             .unwrap();
@@ -385,10 +422,11 @@ mod tests {
             let mb = mb.clone();
             async move { mb.next().await }
         });
-        assert!(waiter.await.unwrap());
+        let second = waiter.await.unwrap().unwrap();
+        assert_eq!(second.ordinal, 2);
         mb.fail_all(Failure::OutOfMemory);
         assert!(
-            !mb.next_after(5).await,
+            mb.next_after(second).await.is_none(),
             "a dead sandbox makes no more calls"
         );
         again.abort();

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use crate::outcome::{Failure, Outcome};
 use mailbox::AnswerError;
-pub use mailbox::{Dispatch, Mailbox, Status, StreamPart, StreamSink};
+pub use mailbox::{Dispatch, Mailbox, NextCall, Status, StreamPart, StreamSink};
 
 /// Largest buffered response a runtime may post: 6 MiB and 100 bytes, the
 /// figure Lambda's own error names ("... maximum allowed payload size

@@ -142,6 +142,7 @@ impl TmpStorage {
                 cgroup_procs: None,
                 rlimit_as: None,
                 tmp: plan.setup,
+                keep: Vec::new(),
             };
             Shell::prepare(shell_program, &setup)
                 .await

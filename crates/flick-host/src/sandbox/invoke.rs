@@ -17,7 +17,7 @@ use super::{InitType, Sandbox};
 use crate::clock;
 use crate::logs::{self, Report, Tail};
 use crate::outcome::{ExitStatusText, Failure, Outcome};
-use crate::runtime_api::{Dispatch, StreamSink};
+use crate::runtime_api::{Dispatch, NextCall, StreamSink};
 
 /// Lambda's limit on init: from process start to the first `/next`.
 pub const INIT_LIMIT: Duration = Duration::from_secs(10);
@@ -97,11 +97,7 @@ impl Sandbox {
                 self.log_start(&req.request_id);
                 let outcome = Outcome::Failure(failure);
                 answered(&outcome);
-                Phase {
-                    started: Instant::now(),
-                    outcome,
-                    ended_by: None,
-                }
+                Phase::ended_now(outcome)
             }
         };
         self.finish(&req.request_id, phase, init_duration, tail)
@@ -139,14 +135,9 @@ impl Sandbox {
                 self.log_start(&req.request_id);
                 let outcome = self.time_out();
                 answered(&outcome);
-                return Some(Phase {
-                    started: Instant::now(),
-                    outcome,
-                    ended_by: None,
-                });
+                return Some(Phase::ended_now(outcome));
             }
         };
-        let started = Instant::now();
         let outcome = match tokio::time::timeout_at(deadline, posted.answer).await {
             Ok(Ok(outcome)) => outcome,
             // The mailbox answers every taken event before it lets go of it.
@@ -159,12 +150,13 @@ impl Sandbox {
             }
         };
         answered(&outcome);
-        let ended_by = match &outcome {
-            Outcome::Failure(_) => None,
+        let (ended, ended_by) = match &outcome {
+            Outcome::Failure(_) => (Instant::now(), None),
             _ => self.rest_of_phase(call, deadline).await,
         };
         Some(Phase {
-            started,
+            started: call.at,
+            ended,
             outcome,
             ended_by,
         })
@@ -185,21 +177,26 @@ impl Sandbox {
 
     /// After the answer, the runtime may still write (a stack trace, late
     /// logs) until it asks for its next event; that is still this
-    /// invocation, as on Lambda. Some failure if the phase ended otherwise.
+    /// invocation, as on Lambda. Returns when the phase ended, and the
+    /// failure that ended it if it was not the runtime's next `/next`.
     /// A runtime serving several invocations at once cannot say which one
     /// its next `/next` ends, so each of those ends at its answer.
-    async fn rest_of_phase(&self, call: u64, deadline: tokio::time::Instant) -> Option<Failure> {
+    async fn rest_of_phase(
+        &self,
+        call: NextCall,
+        deadline: tokio::time::Instant,
+    ) -> (Instant, Option<Failure>) {
         if self.function.config.per_sandbox_concurrency > 1 {
-            return None;
+            return (Instant::now(), None);
         }
         match tokio::time::timeout_at(deadline, self.mailbox.next_after(call)).await {
-            Ok(true) => None,
-            Ok(false) => Some(self.death()),
+            Ok(Some(next)) => (next.at, None),
+            Ok(None) => (Instant::now(), Some(self.death())),
             Err(_) => {
                 let Outcome::Failure(failure) = self.time_out() else {
                     unreachable!("time_out is a failure");
                 };
-                Some(failure)
+                (Instant::now(), Some(failure))
             }
         }
     }
@@ -230,7 +227,7 @@ impl Sandbox {
         init_duration: Option<Duration>,
         tail: Option<Tail>,
     ) -> InvokeResult {
-        let duration = phase.started.elapsed();
+        let duration = phase.ended.saturating_duration_since(phase.started);
         if let Some(pump) = &self.pump {
             pump.drain().await;
         }
@@ -280,10 +277,26 @@ impl Sandbox {
 
 /// An invoke phase that ran.
 struct Phase {
+    /// When the runtime took the event.
     started: Instant,
+    /// When it asked for the next one (or the phase ended otherwise).
+    ended: Instant,
     outcome: Outcome,
     /// The failure that ended the phase after the answer, if one did.
     ended_by: Option<Failure>,
+}
+
+impl Phase {
+    /// A phase the host ended before the runtime took the event.
+    fn ended_now(outcome: Outcome) -> Phase {
+        let now = Instant::now();
+        Phase {
+            started: now,
+            ended: now,
+            outcome,
+            ended_by: None,
+        }
+    }
 }
 
 /// The lines Lambda writes to the log when the platform ends an invocation:

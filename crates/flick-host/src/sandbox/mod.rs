@@ -1,18 +1,21 @@
 //! One execution environment: a runtime process, its Runtime API listener,
 //! its memory limit, its private `/tmp` and its log capture.
 //!
-//! This module owns a sandbox's life: preparing it (listener, cgroup, a
-//! [`shell`] that sets up the process's limits and namespace), starting the
-//! runtime in it with the contract's environment, noticing when it dies and
-//! why, and stopping it (SIGTERM, a grace, then SIGKILL to the whole group).
+//! This module owns a sandbox's life: preparing it ahead ([`prepared`]:
+//! listener, cgroup, `/tmp`, a [`shell`] that sets up the process's limits
+//! and namespace), starting the runtime in it with the contract's
+//! environment, noticing when it dies and why, and stopping it (SIGTERM, a
+//! grace, then SIGKILL to the whole group).
 //! Running one invocation on it is in [`invoke`]. Which sandbox serves which
 //! request is the scheduler's business.
 
 mod env;
 pub mod ephemeral;
 mod invoke;
+mod liveness;
 pub mod memory;
 mod output;
+pub mod prepared;
 pub mod shell;
 
 use std::path::PathBuf;
@@ -32,7 +35,9 @@ use ephemeral::TmpStorage;
 pub use invoke::{InvokeRequest, InvokeResult, INIT_LIMIT};
 use memory::{MemoryControl, MemoryLimit};
 use output::OutputPump;
-use shell::{Exec, Launched, Setup, Shell, ShellError};
+use prepared::ServerTask;
+pub use prepared::{Prepared, Reserve};
+use shell::{Exec, Launched, ShellError};
 
 /// How long a runtime gets between SIGTERM and SIGKILL when the host stops
 /// it (Lambda gives 300–500 ms).
@@ -59,7 +64,7 @@ pub struct Sandbox {
     pid: Option<u32>,
     mailbox: Arc<Mailbox>,
     memory: Option<Arc<MemoryLimit>>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<ServerTask>,
     pump: Option<OutputPump>,
     logs: LogSink,
     exited: watch::Receiver<bool>,
@@ -70,87 +75,79 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox. It always returns one: a sandbox whose process could
-    /// not be started is born dead, and its first invocation reports why.
+    /// Starts a sandbox on `prepared`, or on one prepared now. It always
+    /// returns one: a sandbox whose process could not be started is born
+    /// dead, and its first invocation reports why.
     pub async fn start(
         function: Arc<Function>,
         host: &HostContext,
         init_type: InitType,
+        prepared: Option<Prepared>,
     ) -> Arc<Sandbox> {
-        let id = crate::ids::uuid().simple().to_string();
-        let started = Instant::now();
-        let mailbox = Arc::new(Mailbox::new());
+        let prepared = match prepared {
+            Some(p) => Ok(p),
+            None => Prepared::new(&function, host).await,
+        };
+        let now = Instant::now();
         let (exited_tx, exited) = watch::channel(false);
         let mut sandbox = Sandbox {
-            id,
+            id: String::new(),
             function,
             init_type,
             pid: None,
-            mailbox: mailbox.clone(),
+            mailbox: Arc::new(Mailbox::new()),
             memory: None,
-            server: tokio::spawn(async {}),
+            server: None,
             pump: None,
             logs: host.logs.clone(),
             exited,
-            exec_started: started,
+            exec_started: now,
             first_served: AtomicBool::new(false),
-            last_used: Mutex::new(started),
+            last_used: Mutex::new(now),
         };
-        if let Err(failure) = sandbox.launch(host, exited_tx).await {
+        let launched = match prepared {
+            Ok(prepared) => sandbox.launch(prepared, host, exited_tx).await,
+            Err(failure) => Err(failure),
+        };
+        if let Err(failure) = launched {
             tracing::warn!(function = %sandbox.function.name, "cannot start a sandbox: {failure:?}");
-            mailbox.fail_all(failure);
+            sandbox.mailbox.fail_all(failure);
         }
         Arc::new(sandbox)
     }
 
+    /// Execs the runtime in a prepared sandbox.
     async fn launch(
         &mut self,
+        prepared: Prepared,
         host: &HostContext,
         exited_tx: watch::Sender<bool>,
     ) -> Result<(), Failure> {
-        let host_error = |what: &str, e: &dyn std::fmt::Display| Failure::InvalidEntrypoint {
-            detail: format!("{what}: {e}"),
-        };
-        let (addr, server) = runtime_api::serve(self.mailbox.clone())
-            .await
-            .map_err(|e| host_error("cannot open the Runtime API listener", &e))?;
-        self.server = server;
-        let config = &self.function.config;
-        if !config.workdir.is_dir() {
-            return Err(Failure::InvalidEntrypoint {
-                detail: format!("workdir {} is not a directory", config.workdir.display()),
-            });
-        }
-        let memory = host
-            .memory
-            .limit(&self.id, config.memory_mb)
-            .map_err(|e| host_error("cannot set up the memory limit", &e))?;
-        let memory = Arc::new(memory);
+        let Prepared {
+            id,
+            mailbox,
+            runtime_api,
+            server,
+            memory,
+            tmpdir,
+            shell,
+        } = prepared;
+        self.id = id;
+        self.mailbox = mailbox;
+        self.server = Some(server);
         self.memory = Some(memory.clone());
-        let tmp = host
-            .tmp
-            .plan(&self.id, config.ephemeral_storage_mb)
-            .map_err(|e| host_error("cannot set up /tmp", &e))?;
-        let setup = Setup {
-            cgroup_procs: memory.procs_file(),
-            rlimit_as: memory.rlimit_bytes(),
-            tmp: tmp.setup,
-        };
-        let shell = Shell::prepare(&host.shell_program, &setup)
-            .await
-            .map_err(|e| host_error("cannot prepare the sandbox", &e))?;
-
+        let config = &self.function.config;
         let stream = format!(
             "{}/[$LATEST]{}",
             crate::clock::utc_date_path(std::time::SystemTime::now()),
             self.id
         );
-        let mut vars = env::lambda_env(&self.function, addr, &stream, self.init_type);
+        let mut vars = env::lambda_env(&self.function, runtime_api, &stream, self.init_type);
         vars.insert(
             "_LAMBDA_TELEMETRY_LOG_FD".into(),
             shell::TELEMETRY_FD.to_string(),
         );
-        if let Some(dir) = &tmp.tmpdir {
+        if let Some(dir) = &tmpdir {
             vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
         }
         let exec = Exec {
@@ -163,21 +160,22 @@ impl Sandbox {
             ShellError::Exec { .. } => Failure::InvalidEntrypoint {
                 detail: e.to_string(),
             },
-            other => host_error("cannot start the runtime", &other),
+            other => Failure::InvalidEntrypoint {
+                detail: format!("cannot start the runtime: {other}"),
+            },
         })?;
         self.pid = launched.child.id();
-        if let (Some(w), Some(pid)) = (&host.watchdog, self.pid) {
-            w.track(pid);
+        if let Some(pid) = self.pid {
+            if let Some(probe) = liveness::Probe::open(pid) {
+                self.mailbox.set_liveness(Box::new(move || probe.alive()));
+            }
+            if let Some(w) = &host.watchdog {
+                w.track(pid);
+            }
         }
         // The shell's own pages are not the function's.
         memory.reset_peak();
-        self.watch(
-            launched,
-            memory,
-            host.watchdog.clone(),
-            tmp.tmpdir,
-            exited_tx,
-        );
+        self.watch(launched, memory, host.watchdog.clone(), tmpdir, exited_tx);
         Ok(())
     }
 
@@ -320,7 +318,6 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        self.server.abort();
         if let Some(pid) = self.pid {
             if !*self.exited.borrow() {
                 signal_group(pid, libc::SIGKILL);

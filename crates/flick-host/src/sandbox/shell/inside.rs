@@ -90,25 +90,47 @@ fn apply(setup: &Setup) -> Result<(), String> {
             return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
         }
     }
+    if matches!(setup.tmp, TmpSetup::Shared) {
+        return Ok(());
+    }
+    private_mounts()?;
+    // Held open across the mount that hides them, to be mounted back.
+    let kept = setup
+        .keep
+        .iter()
+        .map(|path| {
+            std::fs::File::open(path)
+                .map(|f| (path, f))
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     match &setup.tmp {
-        TmpSetup::Shared => Ok(()),
+        TmpSetup::Shared => unreachable!("returned above"),
         TmpSetup::Tmpfs { size_mb } => {
-            private_mounts()?;
             let options = format!("size={size_mb}m,mode=1777");
-            mount(Some("tmpfs"), "/tmp", Some("tmpfs"), Some(&options))
+            mount(Some("tmpfs"), "/tmp", Some("tmpfs"), Some(&options), 0)?;
         }
         TmpSetup::Loop { template, scratch } => {
-            private_mounts()?;
             let device = loop_tmp::attach(template, scratch)?;
-            mount(
-                Some(&device.path.to_string_lossy()),
-                "/tmp",
-                Some("ext4"),
-                None,
-            )?;
-            chmod_sticky_world("/tmp")
+            let source = device.path.to_string_lossy();
+            mount(Some(&source), "/tmp", Some("ext4"), None, 0)?;
+            chmod_sticky_world("/tmp")?;
         }
     }
+    for (path, folder) in kept {
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(path)
+            .map_err(|e| format!("cannot recreate {}: {e}", path.display()))?;
+        let source = format!("/proc/self/fd/{}", folder.as_raw_fd());
+        mount(
+            Some(&source),
+            &path.to_string_lossy(),
+            None,
+            None,
+            libc::MS_BIND,
+        )?;
+    }
+    Ok(())
 }
 
 /// A mount namespace of the shell's own, where nothing it mounts is seen
@@ -147,6 +169,7 @@ fn mount(
     target: &str,
     fstype: Option<&str>,
     data: Option<&str>,
+    flags: libc::c_ulong,
 ) -> Result<(), String> {
     let c = |s: &str| CString::new(s).map_err(|_| format!("NUL in {s:?}"));
     let source = source.map(c).transpose()?;
@@ -160,7 +183,7 @@ fn mount(
             ptr(&source),
             target_c.as_ptr(),
             ptr(&fstype),
-            libc::MS_NOSUID | libc::MS_NODEV,
+            libc::MS_NOSUID | libc::MS_NODEV | flags,
             ptr(&data).cast(),
         )
     };

@@ -43,6 +43,9 @@ pub struct Setup {
     /// `RLIMIT_AS` where there is no memory cgroup.
     pub rlimit_as: Option<u64>,
     pub tmp: TmpSetup,
+    /// Folders under `/tmp` (the function's own code) that must stay
+    /// visible at their paths over a private `/tmp`.
+    pub keep: Vec<PathBuf>,
 }
 
 /// How the sandbox's `/tmp` is made.
