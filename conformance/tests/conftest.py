@@ -3,8 +3,9 @@
 Every test talks to the real host binary (env FLICK_BIN, default
 target/release/flick) started on a free loopback port with a manifest generated
 into a temporary folder, and to functions run by the official runtime clients of
-Python (awslambdaric), Node.js (aws-lambda-ric), Go (aws-lambda-go) and Rust
-(lambda_runtime), plus a raw urllib runtime that probes the Runtime API.
+Python (awslambdaric), Node.js (aws-lambda-ric), Go (aws-lambda-go), Rust
+(lambda_runtime) and Java (aws-lambda-java-runtime-interface-client), plus a raw
+urllib runtime that probes the Runtime API.
 """
 
 import base64
@@ -36,6 +37,16 @@ REPORT_RE = re.compile(
 )
 START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST$", re.M)
 END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$", re.M)
+
+
+def pytest_configure(config):
+    """Every sandbox has a /tmp of its own, as on Lambda: files the suite
+    shares with its functions (manifests, delivery logs, state) must live
+    outside /tmp, so the suite's temporary folders go under target/ (numbered
+    per run, as pytest numbers them under /tmp, so runs side by side keep theirs)."""
+    root = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "conformance-tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
 
 # ---------------------------------------------------------------------------
@@ -182,6 +193,51 @@ def node_bin():
     if not ric.is_file():
         pytest.fail(f"{ric} missing: run scripts/install-deps (npm ci in conformance/functions/node)")
     return os.path.realpath(node)
+
+
+JAVA_JAR = FUNCTIONS / "java" / "target" / "flick-conformance-java.jar"
+JAVA_HANDLER = "dev.flick.conformance.Handler::handleRequest"
+
+
+def java_jar_path():
+    """The Java function's shaded jar (built by scripts/install-deps); fails the
+    test if it is missing or older than the function's sources."""
+    if not JAVA_JAR.is_file():
+        pytest.fail(f"{JAVA_JAR} missing: run scripts/install-deps (mvn -q -B package in conformance/functions/java)")
+    sources = [FUNCTIONS / "java" / "pom.xml", *(FUNCTIONS / "java" / "src").rglob("*")]
+    newer = [str(f) for f in sources if f.is_file() and f.stat().st_mtime > JAVA_JAR.stat().st_mtime]
+    if newer:
+        pytest.fail(f"{JAVA_JAR} is older than {newer[0]}: run scripts/install-deps to rebuild it")
+    return str(JAVA_JAR)
+
+
+def java_bin():
+    """The real `java` (symlinks resolved: /usr/bin/java is a chain of links into the JDK)."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.fail("java not installed (scripts/install-deps installs openjdk-17-jdk-headless)")
+    return os.path.realpath(java)
+
+
+@pytest.fixture(scope="session")
+def java_jar():
+    return java_jar_path()
+
+
+def java_function(**extra):
+    """The Java function run by the official Java runtime interface client:
+    `java -cp JAR com.amazonaws.services.lambda.runtime.api.client.AWSLambda HANDLER`
+    (the client's main class; HANDLER is `package.Class::method`)."""
+    spec = {
+        "command": [java_bin(), "-cp", java_jar_path(),
+                    "com.amazonaws.services.lambda.runtime.api.client.AWSLambda", JAVA_HANDLER],
+        "workdir": str(FUNCTIONS / "java"),
+        "handler": JAVA_HANDLER,
+        "memory_mb": 128,
+        "timeout_s": 3,
+    }
+    spec.update(extra)
+    return spec
 
 
 def python_function(handler="app.handler", **extra):
@@ -528,6 +584,16 @@ def need(host, name):
             pytest.skip(f"{name}: {reason}")
         pytest.fail(f"{name} unavailable: {reason}")
     return name
+
+
+def invocation_lines(text, request_id):
+    """The lines between the START and END lines of `request_id` in a log text."""
+    lines = text.splitlines()
+    starts = [i for i, l in enumerate(lines) if (m := START_RE.search(l)) and m.group("id") == request_id]
+    ends = [i for i, l in enumerate(lines) if (m := END_RE.search(l)) and m.group("id") == request_id]
+    assert len(starts) == 1 and len(ends) == 1, f"no single START..END for {request_id}:\n{text[-3000:]}"
+    assert starts[0] < ends[0], text[-3000:]
+    return lines[starts[0] + 1:ends[0]]
 
 
 def decode_tail(resp):

@@ -17,7 +17,10 @@ DOCUMENTED = {
 # Set by the runtime clients themselves inside the process, or optional Lambda variables.
 TOLERATED = {"_X_AMZN_TRACE_ID", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL",
              "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
-             "_AWS_XRAY_DAEMON_PORT", "LC_CTYPE"}
+             "_AWS_XRAY_DAEMON_PORT", "LC_CTYPE",
+             # The telemetry log descriptor: the Python and Node clients take it out of
+             # their environment, the Go and Rust ones leave it there.
+             "_LAMBDA_TELEMETRY_LOG_FD"}
 FUNCTION_ENV = {"GREETING": "hi", "FLICK_TEST_EMPTY": "", "FLICK_TEST_SPACES": "a b  c=d"}
 WORKDIR = {"python": "python", "node": "node", "go": "go", "rust": "rust-official"}
 

@@ -17,6 +17,8 @@ from conftest import header_values, http_request, python_function, raw_function,
 
 TIME_RE = re.compile(r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# An HTTP API's request id, e.g. YxHBEhzwoAMEV2Q= (as in apigw-requestid).
+APIGW_ID_RE = re.compile(r"^[A-Za-z0-9+/]{15}=$")
 
 
 def gateway_function(routes, payload="2.0", **extra):
@@ -75,8 +77,12 @@ def test_v2_event_every_field(host):
     assert ctx["routeKey"] == "ANY /items/{id}" and ctx["stage"] == "$default"
     assert ctx["accountId"] == "000000000000"
     assert ctx["domainName"] == f"127.0.0.1:{host.port}"
-    assert UUID_RE.match(ctx["requestId"])
+    # Two ids, as on AWS: the HTTP API's own, and the Lambda invocation's.
+    assert APIGW_ID_RE.match(ctx["requestId"]), ctx["requestId"]
     assert values(hdrs, "apigw-requestid") == [ctx["requestId"]]
+    lambda_id = values(hdrs, "x-lambda-request-id")[0]
+    assert UUID_RE.match(lambda_id) and lambda_id != ctx["requestId"]
+    assert host.wait_log("api2", re.escape(f"START RequestId: {lambda_id} Version: $LATEST"))
     assert TIME_RE.match(ctx["time"]), ctx["time"]
     assert before - 1000 <= ctx["timeEpoch"] <= after
 
@@ -221,7 +227,12 @@ def test_v1_event_every_field(host):
     assert ctx["identity"]["sourceIp"] == "127.0.0.1"
     assert ctx["identity"]["userAgent"] == "conformance/1.0"
     assert ctx["resourcePath"] == "/v1/{proxy+}" and ctx["stage"] == "$default"
-    assert UUID_RE.match(ctx["requestId"]) and values(hdrs, "apigw-requestid") == [ctx["requestId"]]
+    # The REST API's request id is a UUID of its own; its extended id is the
+    # one in the header, and neither is the Lambda invocation's.
+    assert UUID_RE.match(ctx["requestId"])
+    assert values(hdrs, "apigw-requestid") == [ctx["extendedRequestId"]]
+    lambda_id = values(hdrs, "x-lambda-request-id")[0]
+    assert lambda_id not in (ctx["requestId"], ctx["extendedRequestId"])
     assert TIME_RE.match(ctx["requestTime"])
     assert abs(ctx["requestTimeEpoch"] - time.time() * 1000) < 60_000
 

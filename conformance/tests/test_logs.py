@@ -127,3 +127,26 @@ def test_init_output_is_logged(host):
     name = need(host, "cold-node")
     host.invoke(name, {"action": "echo"})
     assert host.wait_log(name, r"Executing 'index.handler' in function directory"), host.log_text(name)[-2000:]
+
+
+@pytest.mark.parametrize("rt", ["python", "node"])
+def test_a_multi_line_log_event_stays_whole(host, rt):
+    """The Python and Node clients write each log call as one frame on
+    `_LAMBDA_TELEMETRY_LOG_FD`; its lines arrive together and with real line
+    breaks (without the descriptor both clients would print `\\r` instead)."""
+    name = need(host, f"echo-{rt}")
+    lines = [f"event-{i}-{uuid.uuid4().hex[:8]}" for i in range(3)]
+    resp, _ = host.invoke(name, {"action": "log_event", "lines": lines}, LogType="Tail")
+    tail = decode_tail(resp)
+    assert "\r" not in tail, repr(tail)
+    at = [i for i, line in enumerate(tail.splitlines()) if line.endswith(lines[0])]
+    assert at, tail
+    assert tail.splitlines()[at[0] + 1:at[0] + 3] == lines[1:], tail
+
+
+def test_python_traceback_is_one_event_of_many_lines(host):
+    name = need(host, "echo-python")
+    resp, _ = host.invoke(name, {"action": "error", "message": "traced"}, LogType="Tail")
+    tail = decode_tail(resp).splitlines()
+    assert "Traceback (most recent call last):" in tail, tail
+    assert any(line.startswith("[ERROR] CustomError: traced") for line in tail), tail

@@ -41,6 +41,8 @@ CASES = {
     "zero-timeout": (dict(timeout_s=0), "timeout_s"),
     "negative-memory": (dict(memory_mb=-5), "memory_mb"),
     "command-not-a-list": (dict(command=42), "command"),
+    "small-tmp": (dict(ephemeral_storage_mb=100), "ephemeral_storage_mb"),
+    "huge-tmp": (dict(ephemeral_storage_mb=10241), "ephemeral_storage_mb"),
 }
 
 

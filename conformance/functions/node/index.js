@@ -60,6 +60,11 @@ exports.handler = async (event, context) => {
       }
       return { logged: n };
     }
+    case "log_event":
+      // One console.log of several lines: one log event through the telemetry
+      // descriptor (`_LAMBDA_TELEMETRY_LOG_FD`), as on Lambda.
+      console.log((event.lines || []).join("\n"));
+      return { logged: true };
     case "pid":
       return {
         pid: process.pid,

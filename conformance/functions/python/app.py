@@ -2,6 +2,7 @@
 run by the official Python runtime interface client (awslambdaric).
 Dispatches on event["action"]."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -81,6 +82,14 @@ def handler(event, context):
         sys.stdout.flush()
         sys.stderr.flush()
         return {"logged": event.get("n", 0)}
+    if action == "log_event":
+        # One logging record of several lines: one log event through the
+        # telemetry descriptor (`_LAMBDA_TELEMETRY_LOG_FD`), as on Lambda.
+        logging.getLogger().warning("\n".join(event.get("lines", [])))
+        return {"logged": True}
+    if action == "big":
+        # Over the Runtime API's limit: awslambdaric gets a 413 and exits.
+        return "x" * event.get("bytes", 7 * 1024 * 1024)
     if action == "pid":
         return {
             "pid": os.getpid(),

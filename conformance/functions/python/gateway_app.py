@@ -3,7 +3,8 @@
 Dispatches on the last segment of the request path (payload 2.0 `rawPath`,
 1.0 `path`) and answers each response shape API Gateway knows:
 
-  .../echo         the event itself, as a JSON body (structured response)
+  .../echo         the event itself, as a JSON body (structured response), with the
+                   invocation's request id in `x-lambda-request-id`
   .../bare         a bare object (2.0: a 200 application/json of the object)
   .../string       a bare JSON string
   .../structured   status 201, headers, multi-value headers, cookies, a text body
@@ -64,4 +65,6 @@ def handler(event, context):
         return {"statusCode": 200, "body": "slow"}
     if action == "malformed":
         return {"no": "status"}
-    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}
+    # The Lambda request id is the invocation's own, not the gateway's.
+    headers = {"content-type": "application/json", "x-lambda-request-id": context.aws_request_id}
+    return {"statusCode": 200, "headers": headers, "body": json.dumps(event)}

@@ -28,10 +28,28 @@ Actions (event["action"]):
   stream_json     stream, in the Runtime API's streaming mode and in 64-byte
                   chunks, the JSON result {"statusCode": 200, "headers":
                   {"content-type": "text/plain"}, "body": event["size"] x's}
+  stream          stream event["chunks"] (texts) in the Runtime API's streaming
+                  mode, one HTTP chunk each, event["pause_ms"] apart, as
+                  event["content_type"] (default text/plain); with
+                  event["error"] = {"errorType", "errorMessage"} the stream ends
+                  with the error trailers Lambda-Runtime-Function-Error-Type /
+                  -Body after the chunks. The POST's status is kept in state
+  late_log        answer {"answered": true}, then print event["lines"] (texts)
+                  event["pause_ms"] apart before asking for the next event:
+                  output of the same invoke phase, after the answer
+  partial_log     write event["text"] to stdout without a newline, then answer
+  broken_response POST a response whose Content-Length promises more than is
+                  sent, then exit 1 mid-body
+  tmp_write       write event["content"] to /tmp/event["name"]; answer {"pid"}
+  tmp_read        answer {"content": /tmp/event["name"] or null, "pid"}
+  tmp_fill        write event["mb"] MB to /tmp/fill; answer {"written_mb",
+                  "errno" (the error's name, or null)}; the file is removed
 An API Gateway event (one with "requestContext") takes its action from its
 JSON body instead.
 """
 
+import base64
+import http.client
 import json
 import os
 import signal
@@ -64,6 +82,40 @@ def call(method, path, body=None, headers=None):
 def respond(request_id, payload):
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return call("POST", f"/invocation/{request_id}/response", data, {"Content-Type": "application/json"})
+
+
+def post_streamed(request_id, chunks, pause_s, content_type, error=None):
+    """POSTs a streamed response with hand-written chunked framing, so that the
+    chunks leave one by one and a mid-stream error can go in the trailers.
+    Returns the Runtime API's status."""
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.putrequest("POST", f"/2018-06-01/runtime/invocation/{request_id}/response", skip_accept_encoding=True)
+        conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.putheader("Content-Type", content_type)
+        if error is not None:
+            conn.putheader("Trailer", "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body")
+        conn.endheaders()
+        for i, chunk in enumerate(chunks):
+            if i:
+                time.sleep(pause_s)
+            data = chunk.encode()
+            conn.send(b"%x\r\n%s\r\n" % (len(data), data))
+        end = b"0\r\n"
+        if error is not None:
+            err_type = error.get("errorType", "Custom.StreamError")
+            body = json.dumps({"errorMessage": error.get("errorMessage", "stream failed"), "errorType": err_type,
+                               "stackTrace": []}).encode()
+            end += b"Lambda-Runtime-Function-Error-Type: %s\r\n" % err_type.encode()
+            end += b"Lambda-Runtime-Function-Error-Body: %s\r\n" % base64.b64encode(body)
+        conn.send(end + b"\r\n")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
 
 
 def remember(key, value):
@@ -109,6 +161,35 @@ def post_error(request_id, err_type, message):
                 {"Lambda-Runtime-Function-Error-Type": err_type, "Content-Type": "application/json"})
 
 
+def tmp_action(action, event):
+    path = os.path.join("/tmp", event.get("name", "fill"))
+    if action == "tmp_write":
+        with open(path, "w") as f:
+            f.write(event["content"])
+        return {}
+    if action == "tmp_read":
+        try:
+            with open(path) as f:
+                return {"content": f.read()}
+        except FileNotFoundError:
+            return {"content": None}
+    written, err = 0, None
+    block = b"\0" * (1024 * 1024)
+    try:
+        with open(path, "wb") as f:
+            for _ in range(event["mb"]):
+                f.write(block)
+                f.flush()
+                written += 1
+            os.fsync(f.fileno())
+    except OSError as e:
+        err = __import__("errno").errorcode.get(e.errno, str(e.errno))
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    return {"written_mb": written, "errno": err}
+
+
 def handle(request_id, headers, body):
     record_delivery(request_id, body)
     try:
@@ -131,6 +212,13 @@ def handle(request_id, headers, body):
                             {"Lambda-Runtime-Function-Response-Mode": "streaming",
                              "Content-Type": "application/json"})
         remember("stream_json", status)
+    elif action == "stream":
+        try:
+            status = post_streamed(request_id, event.get("chunks", []), event.get("pause_ms", 0) / 1000.0,
+                                   event.get("content_type", "text/plain"), event.get("error"))
+        except OSError as e:  # e.g. the host closed the connection mid-stream
+            status = type(e).__name__
+        remember("stream", status)
     elif action == "pid":
         respond(request_id, {
             "pid": os.getpid(),
@@ -159,6 +247,26 @@ def handle(request_id, headers, body):
         except OSError as e:  # e.g. the host answered and closed before reading the whole body
             status = f"{type(e).__name__}"
         remember("big_response", status)
+    elif action == "late_log":
+        respond(request_id, {"answered": True})
+        for line in event.get("lines", []):
+            time.sleep(event.get("pause_ms", 0) / 1000.0)
+            log(line)
+    elif action == "partial_log":
+        sys.stdout.write(event.get("text", ""))
+        sys.stdout.flush()
+        respond(request_id, {"answered": True})
+    elif action == "broken_response":
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.putrequest("POST", f"/2018-06-01/runtime/invocation/{request_id}/response")
+        conn.putheader("Content-Length", "1000")
+        conn.endheaders()
+        conn.send(b'{"half": ')
+        time.sleep(0.05)
+        os._exit(1)
+    elif action in ("tmp_write", "tmp_read", "tmp_fill"):
+        respond(request_id, dict(tmp_action(action, event), pid=os.getpid()))
     elif action == "error":
         err_type = event.get("errorType", "Custom.RawError")
         err = {"errorMessage": event.get("message", "raw failure"), "errorType": err_type, "stackTrace": []}
