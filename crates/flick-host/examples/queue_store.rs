@@ -40,6 +40,7 @@ fn main() {
                             function: "sink".into(),
                             payload: br#"{"hello":"world"}"#.as_slice().into(),
                             client_context: None,
+                            tenant_id: None,
                             accepted_ms: now_ms(),
                         };
                         store.enqueue(event, usize::MAX).await.expect("enqueue");

@@ -34,6 +34,29 @@ impl Function {
     pub fn log_group(&self) -> String {
         format!("/aws/lambda/{}", self.name)
     }
+
+    /// The Lambda runtime identifier: the manifest's, else what the program
+    /// tells (`python3.11` from its name; a program that is no known
+    /// interpreter is a custom runtime, `provided.al2023`), else unknown.
+    pub fn runtime(&self) -> Option<String> {
+        if let Some(runtime) = &self.config.runtime {
+            return Some(runtime.clone());
+        }
+        let program = std::path::Path::new(&self.config.command[0])
+            .file_name()?
+            .to_string_lossy()
+            .into_owned();
+        let versioned_python = program
+            .strip_prefix("python3.")
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()));
+        if versioned_python {
+            return Some(program);
+        }
+        let interpreter = ["python", "node", "java", "ruby", "dotnet", "bun", "deno"]
+            .iter()
+            .any(|i| program.starts_with(i));
+        (!interpreter).then(|| "provided.al2023".to_string())
+    }
 }
 
 pub fn function_arn(region: &str, name: &str) -> String {

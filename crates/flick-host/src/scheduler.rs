@@ -108,7 +108,7 @@ impl Scheduler {
     /// to its end whether or not its result is awaited.
     pub async fn start(&self, name: &str, req: InvokeRequest) -> Result<Running, ScheduleError> {
         let pool = self.pools.get(name).ok_or(ScheduleError::NotFound)?.clone();
-        let lease = pool.acquire().await?;
+        let lease = pool.acquire(pool.tenant_of(&req)).await?;
         let function = pool.function.clone();
         let (answer_tx, answer) = oneshot::channel();
         // In its own task: a client that hangs up must not strand a sandbox
@@ -117,6 +117,7 @@ impl Scheduler {
         Ok(Running {
             function,
             answer,
+            answered: None,
             task,
         })
     }
@@ -147,18 +148,25 @@ impl Scheduler {
 pub struct Running {
     function: Arc<Function>,
     answer: oneshot::Receiver<Outcome>,
+    /// The answer, once it came.
+    answered: Option<Result<Outcome, ScheduleError>>,
     task: tokio::task::JoinHandle<InvokeResult>,
 }
 
 impl Running {
     /// Waits for the function's answer, which comes before the end of the
-    /// invoke phase (its END and REPORT).
+    /// invoke phase (its END and REPORT). May be asked again.
     pub async fn answer(&mut self) -> Result<Outcome, ScheduleError> {
-        match (&mut self.answer).await {
+        if let Some(answered) = &self.answered {
+            return answered.clone();
+        }
+        let answered = match (&mut self.answer).await {
             Ok(outcome) => Ok(outcome),
             // Only a host bug ends the task without an answer.
             Err(_) => Err(self.abnormal_end("without an answer")),
-        }
+        };
+        self.answered = Some(answered.clone());
+        answered
     }
 
     fn abnormal_end(&self, how: &str) -> ScheduleError {
@@ -206,8 +214,9 @@ struct PoolState {
     all: Vec<Arc<Sandbox>>,
     /// Slots reserved by invocations that are starting a sandbox.
     starting: usize,
-    /// Busy sandboxes whose invocation was answered: free again in a moment.
-    finishing: usize,
+    /// The tenants of busy sandboxes whose invocation was answered: free
+    /// again in a moment.
+    finishing: Vec<Option<String>>,
     closed: bool,
 }
 
@@ -230,15 +239,23 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A free sandbox, or a slot to start one, or a refusal. Waits up to
-    /// [`HANDOFF_WAIT`] for a sandbox that is finishing an invocation.
-    async fn acquire(self: &Arc<Self>) -> Result<Lease, ScheduleError> {
+    /// The tenant whose sandboxes may serve `req`: its own for a function in
+    /// per-tenant isolation, else the one shared set (None).
+    fn tenant_of(&self, req: &InvokeRequest) -> Option<String> {
+        req.tenant_id
+            .clone()
+            .filter(|_| self.function.config.per_tenant)
+    }
+
+    /// A free sandbox of `tenant`, or a slot to start one, or a refusal.
+    /// Waits up to [`HANDOFF_WAIT`] for a sandbox that is finishing an invocation.
+    async fn acquire(self: &Arc<Self>, tenant: Option<String>) -> Result<Lease, ScheduleError> {
         let handoff_until = tokio::time::Instant::now() + HANDOFF_WAIT;
         loop {
             // Registered before looking, so that a release in between wakes it.
             let released = self.released.notified();
             let may_wait = tokio::time::Instant::now() < handoff_until;
-            if let Some(lease) = self.try_acquire(may_wait) {
+            if let Some(lease) = self.try_acquire(&tenant, may_wait) {
                 return lease;
             }
             let _ = tokio::time::timeout_at(handoff_until, released).await;
@@ -246,22 +263,37 @@ impl Pool {
     }
 
     /// None: wait for a finishing sandbox.
-    fn try_acquire(self: &Arc<Self>, may_wait: bool) -> Option<Result<Lease, ScheduleError>> {
+    fn try_acquire(
+        self: &Arc<Self>,
+        tenant: &Option<String>,
+        may_wait: bool,
+    ) -> Option<Result<Lease, ScheduleError>> {
         let mut st = self.lock();
         if st.closed {
             return Some(Err(ScheduleError::ShuttingDown));
         }
         let mut dead = Vec::new();
         let lease = loop {
-            match st.free.pop() {
+            let mine = st.free.iter().rposition(|s| &s.tenant == tenant);
+            match mine.map(|at| st.free.remove(at)) {
                 Some(s) if s.is_alive() => break Some(Ok(Lease::Warm(s))),
                 Some(s) => dead.push(s),
-                None if may_wait && st.finishing > 0 => break None,
+                None if may_wait && st.finishing.contains(tenant) => break None,
                 None if st.all.len() + st.starting < self.function.config.max_concurrency => {
                     st.starting += 1;
                     break Some(Ok(Lease::Cold));
                 }
-                None => break Some(Err(ScheduleError::Throttled)),
+                // Full: an idle sandbox of another tenant makes room, as on Lambda.
+                None => {
+                    match st.idle_of_another(tenant, self.function.config.per_sandbox_concurrency) {
+                        Some(idle) => {
+                            dead.push(idle);
+                            st.starting += 1;
+                            break Some(Ok(Lease::Cold));
+                        }
+                        None => break Some(Err(ScheduleError::Throttled)),
+                    }
+                }
             }
         };
         let retired: Vec<_> = dead.iter().filter_map(|s| st.retire(s)).collect();
@@ -281,47 +313,62 @@ impl Pool {
         req: InvokeRequest,
         answer_tx: oneshot::Sender<Outcome>,
     ) -> InvokeResult {
+        let tenant = self.tenant_of(&req);
         let mut answer_tx = Some(answer_tx);
         let mut attempt = 1;
         loop {
-            let sandbox = match lease {
-                Lease::Warm(sandbox) => sandbox,
-                Lease::Cold => self.add(InitType::OnDemand, false).await,
+            let result = self.run_once(lease, &req, &tenant, &mut answer_tx).await;
+            let retry = match result.undelivered && attempt < DELIVERY_ATTEMPTS {
+                true => self.acquire(tenant.clone()).await.ok(),
+                false => None,
             };
-            let mut finishing = false;
-            let result = sandbox
-                .invoke(req.clone(), |outcome| {
-                    if let Some(tx) = answer_tx.take() {
-                        let _ = tx.send(outcome.clone());
-                    }
-                    self.lock().finishing += 1;
-                    finishing = true;
-                })
-                .await;
-            self.release(sandbox, result.reusable, finishing);
-            if !result.undelivered || attempt == DELIVERY_ATTEMPTS {
+            let Some(next) = retry else {
                 if let Some(tx) = answer_tx.take() {
                     let _ = tx.send(result.outcome.clone());
                 }
                 return result;
-            }
-            attempt += 1;
-            lease = match self.acquire().await {
-                Ok(lease) => lease,
-                Err(_) => {
-                    if let Some(tx) = answer_tx.take() {
-                        let _ = tx.send(result.outcome.clone());
-                    }
-                    return result;
-                }
             };
+            lease = next;
+            attempt += 1;
         }
     }
 
+    /// One attempt: runs `req` on the leased sandbox and gives it back.
+    async fn run_once(
+        self: &Arc<Self>,
+        lease: Lease,
+        req: &InvokeRequest,
+        tenant: &Option<String>,
+        answer_tx: &mut Option<oneshot::Sender<Outcome>>,
+    ) -> InvokeResult {
+        let sandbox = match lease {
+            Lease::Warm(sandbox) => sandbox,
+            Lease::Cold => self.add(InitType::OnDemand, false, tenant.clone()).await,
+        };
+        let mut finishing = false;
+        let result = sandbox
+            .invoke(req.clone(), |outcome| {
+                if let Some(tx) = answer_tx.take() {
+                    let _ = tx.send(outcome.clone());
+                }
+                self.lock().finishing.push(tenant.clone());
+                finishing = true;
+            })
+            .await;
+        self.release(sandbox, result.reusable, finishing);
+        result
+    }
+
     /// Starts a sandbox for a reserved slot (or a provisioned one) and enters it in the pool.
-    async fn add(&self, init_type: InitType, to_free: bool) -> Arc<Sandbox> {
+    async fn add(
+        &self,
+        init_type: InitType,
+        to_free: bool,
+        tenant: Option<String>,
+    ) -> Arc<Sandbox> {
         let prepared = self.reserve.take();
-        let sandbox = Sandbox::start(self.function.clone(), &self.host, init_type, prepared).await;
+        let function = self.function.clone();
+        let sandbox = Sandbox::start(function, &self.host, init_type, tenant, prepared).await;
         let slots = self.function.config.per_sandbox_concurrency;
         let entered = {
             let mut st = self.lock();
@@ -350,14 +397,16 @@ impl Pool {
         if self.lock().closed {
             return;
         }
-        let sandbox = self.add(InitType::Provisioned, true).await;
+        let sandbox = self.add(InitType::Provisioned, true, None).await;
         let _ = sandbox.ready(crate::sandbox::INIT_LIMIT).await;
     }
 
     fn release(self: &Arc<Self>, sandbox: Arc<Sandbox>, reusable: bool, finishing: bool) {
         let mut st = self.lock();
         if finishing {
-            st.finishing -= 1;
+            if let Some(at) = st.finishing.iter().position(|t| *t == sandbox.tenant) {
+                st.finishing.swap_remove(at);
+            }
         }
         let retired = if reusable && !st.closed && sandbox.is_alive() {
             st.free.push(sandbox);
@@ -402,6 +451,17 @@ impl Pool {
 }
 
 impl PoolState {
+    /// The least recently used sandbox of another tenant whose every slot is free.
+    fn idle_of_another(&self, tenant: &Option<String>, slots: usize) -> Option<Arc<Sandbox>> {
+        self.free
+            .iter()
+            .find(|s| {
+                &s.tenant != tenant
+                    && self.free.iter().filter(|f| Arc::ptr_eq(f, s)).count() == slots
+            })
+            .cloned()
+    }
+
     /// Takes a sandbox out of the pool; Some the first time only.
     fn retire(&mut self, sandbox: &Arc<Sandbox>) -> Option<Arc<Sandbox>> {
         self.free.retain(|s| !Arc::ptr_eq(s, sandbox));

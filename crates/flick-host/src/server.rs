@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 
 use crate::build_step::{self, BuildError};
+use crate::gateway::Gateway;
 use crate::invoke_api::{self, InvokeApi};
 use crate::logs::LogSink;
 use crate::manifest::{Manifest, ManifestError};
@@ -127,17 +128,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         scheduler: scheduler.clone(),
         queue: queue.clone(),
         region: manifest.server.region.clone(),
+        listen: addr,
     });
-    let app = invoke_api::router(api);
+    let gateway = Arc::new(Gateway::new(scheduler.clone()));
+    // The Lambda API has every path under its API versions; all other
+    // requests are plain HTTP for the gateway.
+    let app = invoke_api::router(api)
+        .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await });
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // The peer address is the gateway events' source IP.
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener.tap_io(no_delay), app).with_graceful_shutdown(async {
-        let _ = stop_rx.await;
-    });
+    let server =
+        axum::serve(listener.tap_io(crate::net::no_delay), app).with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
     let served = tokio::spawn(async move { server.await });
 
     shutdown_signal().await;
@@ -185,14 +192,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
-/// Every write on the host's connections is a whole message (a response, a
-/// streamed chunk): it must leave at once, not wait for the peer's ACK of
-/// the one before.
-pub(crate) fn no_delay(stream: &mut tokio::net::TcpStream) {
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!("cannot set TCP_NODELAY: {e}");
     }
 }

@@ -15,41 +15,35 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream};
-use tokio::sync::mpsc;
 
 use super::answers::Answer;
 use super::config::PayloadVersion;
 use super::response;
 use crate::outcome::{Failure, Outcome};
-use crate::runtime_api::StreamPart;
-use crate::scheduler::{Running, ScheduleError};
-
-/// Chunks held between the runtime and a slow client before the runtime
-/// has to wait.
-pub const CHUNKS_IN_FLIGHT: usize = 16;
+use crate::scheduler::ScheduleError;
+use crate::streamed::{Piece, Streamed};
 
 /// The content type with which a runtime says its stream starts with a prelude.
 const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
 
-/// The invocation under way and the parts it streams.
+/// The invocation under way.
 pub struct Answering {
     pub version: PayloadVersion,
     pub function: String,
     pub request_id: String,
-    pub parts: mpsc::Receiver<StreamPart>,
-    pub running: Running,
+    pub streamed: Streamed,
 }
 
 impl Answering {
     /// The HTTP response, as early as it can be known.
     pub async fn respond(mut self) -> Result<Response, Answer> {
-        let content_type = match self.parts.recv().await {
-            Some(StreamPart::Start { content_type }) => content_type,
-            // No stream: the invocation ended with a buffered result or a failure.
-            _ => return self.buffered().await,
+        let content_type = match self.streamed.next().await {
+            Piece::Start(content_type) => content_type,
+            Piece::End(outcome) => return self.buffered(outcome),
+            Piece::Data(_) => unreachable!("a stream's data follows its start"),
         };
         if content_type.as_deref() != Some(HTTP_INTEGRATION) {
-            let mut resp = Response::new(Body::from_stream(self.rest().body(Bytes::new())));
+            let mut resp = Response::new(Body::from_stream(self.body(Bytes::new())));
             let value = content_type
                 .as_deref()
                 .unwrap_or("application/octet-stream");
@@ -59,95 +53,69 @@ impl Answering {
             return Ok(resp);
         }
         let mut start = BytesMut::new();
-        while let Some(part) = self.parts.recv().await {
-            let StreamPart::Data(data) = part else {
-                continue;
-            };
-            let searched = start.len();
-            start.extend_from_slice(&data);
-            if let Some(at) = response::prelude_end(&start, searched) {
-                let mut resp = response::prelude_head(self.version, &start[..at])
-                    .map_err(|e| malformed(&self.function, &self.request_id, e))?;
-                let first = start.split_off(at + response::PRELUDE_END.len()).freeze();
-                *resp.body_mut() = Body::from_stream(self.rest().body(first));
-                return Ok(resp);
+        loop {
+            match self.streamed.next().await {
+                Piece::Data(data) => {
+                    let searched = start.len();
+                    start.extend_from_slice(&data);
+                    if let Some(at) = response::prelude_end(&start, searched) {
+                        let mut resp = response::prelude_head(self.version, &start[..at])
+                            .map_err(|e| malformed(&self.function, &self.request_id, e))?;
+                        let first = start.split_off(at + response::PRELUDE_END.len()).freeze();
+                        *resp.body_mut() = Body::from_stream(self.body(first));
+                        return Ok(resp);
+                    }
+                }
+                Piece::Start(_) => {}
+                Piece::End(outcome) => {
+                    return Err(match outcome.map_err(schedule_answer)? {
+                        Outcome::Response(_) => {
+                            let e = response::Malformed(
+                                "the stream ended before its prelude did".into(),
+                            );
+                            malformed(&self.function, &self.request_id, e)
+                        }
+                        other => failure_answer(&other),
+                    })
+                }
             }
         }
-        let outcome = self.running.answer().await.map_err(schedule_answer)?;
-        Err(match outcome {
-            Outcome::Response(_) => {
-                let e = response::Malformed("the stream ended before its prelude did".into());
-                malformed(&self.function, &self.request_id, e)
-            }
-            other => failure_answer(&other),
-        })
     }
 
-    async fn buffered(mut self) -> Result<Response, Answer> {
-        let outcome = self.running.answer().await.map_err(schedule_answer)?;
-        match outcome {
+    fn buffered(&self, outcome: Result<Outcome, ScheduleError>) -> Result<Response, Answer> {
+        match outcome.map_err(schedule_answer)? {
             Outcome::Response(body) => response::to_http(self.version, &body)
                 .map_err(|e| malformed(&self.function, &self.request_id, e)),
             other => Err(failure_answer(&other)),
         }
     }
 
-    fn rest(self) -> Rest {
-        Rest {
-            parts: self.parts,
-            running: self.running,
-            function: self.function,
-            request_id: self.request_id,
-        }
-    }
-}
-
-/// What is left of a stream once its head has gone out.
-struct Rest {
-    parts: mpsc::Receiver<StreamPart>,
-    running: Running,
-    function: String,
-    request_id: String,
-}
-
-impl Rest {
     /// The body after the head: what already came, then each chunk, then
     /// an error if the invocation did not end with a response.
     fn body(self, first: Bytes) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
         let first = (!first.is_empty()).then_some(first);
         stream::unfold(Some((first, self)), |state| async move {
             let (first, mut rest) = state?;
-            let next = match first {
-                Some(chunk) => Some(chunk),
-                None => rest.next_chunk().await,
-            };
-            if let Some(chunk) = next {
+            if let Some(chunk) = first {
                 return Some((Ok(chunk), Some((None, rest))));
             }
-            let Rest {
-                mut running,
-                function,
-                request_id,
-                ..
-            } = rest;
-            if let Ok(Outcome::Response(_)) = running.answer().await {
-                return None;
+            loop {
+                match rest.streamed.next().await {
+                    Piece::Data(chunk) => return Some((Ok(chunk), Some((None, rest)))),
+                    Piece::Start(_) => {}
+                    Piece::End(Ok(Outcome::Response(_))) => return None,
+                    Piece::End(_) => {
+                        tracing::warn!(
+                            "[{}] gateway: {} failed after its response began; cutting it off",
+                            rest.function,
+                            rest.request_id
+                        );
+                        let cut = std::io::Error::other("the function failed mid-stream");
+                        return Some((Err(cut), None));
+                    }
+                }
             }
-            tracing::warn!(
-                "[{function}] gateway: {request_id} failed after its response began; cutting it off"
-            );
-            let cut = std::io::Error::other("the function failed mid-stream");
-            Some((Err(cut), None))
         })
-    }
-
-    async fn next_chunk(&mut self) -> Option<Bytes> {
-        loop {
-            match self.parts.recv().await? {
-                StreamPart::Data(data) => return Some(data),
-                StreamPart::Start { .. } => {}
-            }
-        }
     }
 }
 

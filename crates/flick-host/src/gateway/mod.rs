@@ -31,6 +31,7 @@ use http_body_util::{BodyExt, Limited};
 
 use crate::sandbox::InvokeRequest;
 use crate::scheduler::Scheduler;
+use crate::streamed::Streamed;
 use answer_stream::Answering;
 use answers::Answer;
 use config::PayloadVersion;
@@ -129,7 +130,6 @@ impl Gateway {
             PayloadVersion::V1 => event_v1::event(&request),
         };
 
-        let (sink, parts) = tokio::sync::mpsc::channel(answer_stream::CHUNKS_IN_FLIGHT);
         let invocation_id = crate::ids::uuid().to_string();
         let invoke = InvokeRequest {
             request_id: invocation_id.clone(),
@@ -137,19 +137,16 @@ impl Gateway {
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
-            stream: Some(sink),
+            stream: None,
         };
-        let running = self
-            .scheduler
-            .start(&target.function, invoke)
+        let streamed = Streamed::start(&self.scheduler, &target.function, invoke)
             .await
             .map_err(answer_stream::schedule_answer)?;
         Answering {
             version: target.payload,
             function: target.function.clone(),
             request_id: invocation_id,
-            parts,
-            running,
+            streamed,
         }
         .respond()
         .await

@@ -66,6 +66,14 @@ pub struct FunctionConfig {
     pub per_sandbox_concurrency: usize,
     /// How `Event` invocations are retried and where their results go.
     pub async_config: AsyncConfig,
+    /// Whether the manifest has an `[async]` table (Lambda's event invoke
+    /// config exists only when set).
+    pub async_declared: bool,
+    /// `tenancy = "per_tenant"`: sandboxes serve one tenant each, and every
+    /// invocation names its tenant (Lambda's tenant isolation mode).
+    pub per_tenant: bool,
+    /// The Lambda runtime identifier to report (`python3.12`, `provided.al2023`...).
+    pub runtime: Option<String>,
     /// Routes on the host's HTTP gateway, when the function has any.
     pub http: Option<HttpConfig>,
 }
@@ -160,6 +168,10 @@ struct RawFunction {
     per_sandbox_concurrency: Spanned<usize>,
     #[serde(default, rename = "async")]
     async_config: Option<RawAsync>,
+    #[serde(default)]
+    tenancy: Option<Spanned<String>>,
+    #[serde(default)]
+    runtime: Option<String>,
     #[serde(default)]
     http: Option<RawHttp>,
 }
@@ -287,6 +299,23 @@ impl Manifest {
                 })
                 .transpose()?
                 .unwrap_or_else(|| DEFAULT_PREPARED.min(*f.max_concurrency.get_ref()));
+            let per_tenant = match &f.tenancy {
+                None => false,
+                Some(t) => match t.get_ref().as_str() {
+                    "shared" => false,
+                    "per_tenant" => true,
+                    other => {
+                        return Err(invalid(
+                            check.span(t),
+                            format!(
+                            "{}: `{other}` is not a tenancy, expected \"shared\" or \"per_tenant\"",
+                            key("tenancy")
+                        ),
+                        ))
+                    }
+                },
+            };
+            let async_declared = f.async_config.is_some();
             let async_config = match f.async_config {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
                 None => AsyncConfig::default(),
@@ -316,6 +345,9 @@ impl Manifest {
                     build: f.build,
                     per_sandbox_concurrency: f.per_sandbox_concurrency.into_inner(),
                     async_config,
+                    async_declared,
+                    per_tenant,
+                    runtime: f.runtime,
                     http,
                 },
             );

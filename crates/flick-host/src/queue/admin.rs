@@ -98,8 +98,9 @@ impl Admin {
         let now = now_ms();
         let moved = tx.execute(
             "INSERT INTO events (id, function, payload, client_context, accepted_ms, \
-                                 not_before_ms, state) \
-             SELECT id, function, payload, client_context, ?3, ?3, 'redriven' FROM dead_letters \
+                                 not_before_ms, state, tenant_id) \
+             SELECT id, function, payload, client_context, ?3, ?3, 'redriven', tenant_id \
+             FROM dead_letters \
              WHERE function = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY failed_ms",
             params![function, id, now],
         )?;

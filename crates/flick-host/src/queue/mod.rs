@@ -44,6 +44,8 @@ pub struct NewEvent {
     pub payload: Bytes,
     /// Decoded client context JSON, passed on to the runtime.
     pub client_context: Option<String>,
+    /// The caller's tenant, for a function with per-tenant isolation.
+    pub tenant_id: Option<String>,
     pub accepted_ms: i64,
 }
 

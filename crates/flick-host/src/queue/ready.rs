@@ -104,6 +104,7 @@ mod tests {
                 function: "f".into(),
                 payload: "{}".into(),
                 client_context: None,
+                tenant_id: None,
                 accepted_ms: 0,
             },
             counters: Counters::default(),

@@ -142,7 +142,7 @@ async fn deliver(ctx: &Ctx, event: QueuedEvent) {
         payload: event.event.payload.clone(),
         client_context: event.event.client_context.clone(),
         cognito_identity: None,
-        tenant_id: None,
+        tenant_id: event.event.tenant_id.clone(),
         stream: None,
     };
     let result = ctx.scheduler.invoke(ctx.name(), request).await;
@@ -274,6 +274,7 @@ fn new_event(function: &str, payload: bytes::Bytes) -> NewEvent {
         function: function.to_string(),
         payload,
         client_context: None,
+        tenant_id: None,
         accepted_ms: now_ms(),
     }
 }

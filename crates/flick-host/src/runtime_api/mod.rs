@@ -58,7 +58,7 @@ pub async fn serve(
         .layer(DefaultBodyLimit::disable())
         .with_state(mailbox);
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener.tap_io(crate::server::no_delay), app).await;
+        let _ = axum::serve(listener.tap_io(crate::net::no_delay), app).await;
     });
     Ok((addr, task))
 }

@@ -61,6 +61,8 @@ pub struct Sandbox {
     pub id: String,
     pub function: Arc<Function>,
     pub init_type: InitType,
+    /// The one tenant it serves, for a function in per-tenant isolation.
+    pub tenant: Option<String>,
     pid: Option<u32>,
     mailbox: Arc<Mailbox>,
     memory: Option<Arc<MemoryLimit>>,
@@ -82,6 +84,7 @@ impl Sandbox {
         function: Arc<Function>,
         host: &HostContext,
         init_type: InitType,
+        tenant: Option<String>,
         prepared: Option<Prepared>,
     ) -> Arc<Sandbox> {
         let prepared = match prepared {
@@ -94,6 +97,7 @@ impl Sandbox {
             id: String::new(),
             function,
             init_type,
+            tenant,
             pid: None,
             mailbox: Arc::new(Mailbox::new()),
             memory: None,

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS events (
     client_context TEXT,
     accepted_ms INTEGER NOT NULL,
     not_before_ms INTEGER NOT NULL,
+    tenant_id TEXT,
     invokes INTEGER NOT NULL DEFAULT 0,
     function_errors INTEGER NOT NULL DEFAULT 0,
     throttles INTEGER NOT NULL DEFAULT 0,
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     client_context TEXT,
     accepted_ms INTEGER NOT NULL,
     failed_ms INTEGER NOT NULL,
+    tenant_id TEXT,
     condition TEXT NOT NULL,
     invokes INTEGER NOT NULL,
     record TEXT NOT NULL
@@ -62,7 +64,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 ";
 
 const EVENT_COLUMNS: &str = "seq, id, function, payload, client_context, accepted_ms, \
-                             not_before_ms, invokes, function_errors, throttles";
+                             not_before_ms, invokes, function_errors, throttles, tenant_id";
+
+/// Columns added since the first schema, for files an older host made.
+const ADDED_COLUMNS: &[(&str, &str)] = &[("events", "tenant_id"), ("dead_letters", "tenant_id")];
 
 /// Opens a connection with the settings every user of the file shares.
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -71,7 +76,21 @@ pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch(SCHEMA)?;
+    migrate(&conn)?;
     Ok(conn)
+}
+
+/// Adds what an older file lacks; nothing is ever removed or renamed.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    for (table, column) in ADDED_COLUMNS {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?;
+        if !stmt.exists([column])? {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -255,6 +274,7 @@ mod tests {
             function: function.into(),
             payload: format!("{{\"id\":\"{id}\"}}").into(),
             client_context: None,
+            tenant_id: None,
             accepted_ms: now_ms(),
         }
     }

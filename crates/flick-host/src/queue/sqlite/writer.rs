@@ -242,15 +242,16 @@ fn fresh(seq: i64, event: NewEvent) -> QueuedEvent {
 
 fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<i64> {
     tx.prepare_cached(
-        "INSERT INTO events (id, function, payload, client_context, accepted_ms, not_before_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        "INSERT INTO events (id, function, payload, client_context, accepted_ms, not_before_ms, \
+         tenant_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
     )?
     .execute(params![
         event.id,
         event.function,
         &event.payload[..],
         event.client_context,
-        event.accepted_ms
+        event.accepted_ms,
+        event.tenant_id
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -296,8 +297,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, command: &Command) -> rusqlite::Result<
                 let e = &event.event;
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO dead_letters (id, function, payload, client_context, \
-                     accepted_ms, failed_ms, condition, invokes, record) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     accepted_ms, failed_ms, condition, invokes, record, tenant_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     e.id,
@@ -308,7 +309,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, command: &Command) -> rusqlite::Result<
                     crate::queue::now_ms(),
                     condition,
                     counters.invokes,
-                    String::from_utf8_lossy(record)
+                    String::from_utf8_lossy(record),
+                    e.tenant_id
                 ])?;
                 delete(tx, event.seq)?;
                 follow_up.as_ref().map(|f| insert(tx, f)).transpose()
@@ -335,6 +337,7 @@ pub(super) fn queued_event(row: &Row<'_>) -> rusqlite::Result<QueuedEvent> {
             payload: row.get::<_, Vec<u8>>(3)?.into(),
             client_context: row.get(4)?,
             accepted_ms: row.get(5)?,
+            tenant_id: row.get(10)?,
         },
         not_before_ms: row.get(6)?,
         counters: Counters {

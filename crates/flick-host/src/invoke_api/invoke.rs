@@ -1,0 +1,140 @@
+//! `Invoke` (POST /2015-03-31/functions/NAME/invocations): synchronous,
+//! `Event` (committed to the queue before its 202) and `DryRun`.
+//!
+//! Owns the answer's shape: status, `X-Amz-Function-Error`,
+//! `X-Amz-Executed-Version`, `X-Amz-Log-Result`. A caller that asked for the
+//! log tail is answered at the end of the invoke phase, when the log is
+//! complete; any other as soon as the function has answered.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use base64::Engine;
+
+use super::inputs::{self, InvocationType};
+use super::payload::{self, Refusal, MAX_SYNC_PAYLOAD};
+use super::request_id::RequestId;
+use super::{ApiError, InvokeApi};
+use crate::outcome::Outcome;
+use crate::queue::{now_ms, NewEvent, StoreError, MAX_ASYNC_PAYLOAD};
+use crate::sandbox::InvokeRequest;
+
+const ALLOWED: &[InvocationType] = &[
+    InvocationType::RequestResponse,
+    InvocationType::Event,
+    InvocationType::DryRun,
+];
+
+pub async fn invoke(
+    State(api): State<Arc<InvokeApi>>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    run(&api, request_id, &uri, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(
+    api: &InvokeApi,
+    request_id: String,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let function = api.resolve(uri, 1, true)?;
+    let h = inputs::invoke_headers(headers, &function, ALLOWED)?;
+    let payload = match h.invocation_type {
+        InvocationType::Event => {
+            let too_large = |size| ApiError::EventTooLarge { size };
+            payload::read(headers, body, MAX_ASYNC_PAYLOAD, too_large).await?
+        }
+        _ => {
+            let too_large = |_| ApiError::RequestTooLarge {
+                limit: MAX_SYNC_PAYLOAD,
+            };
+            payload::read(headers, body, MAX_SYNC_PAYLOAD, too_large).await?
+        }
+    };
+    let payload = payload::json(payload)?;
+    let req = InvokeRequest {
+        request_id: request_id.clone(),
+        payload,
+        client_context: h.client_context,
+        cognito_identity: None,
+        tenant_id: h.tenant_id,
+        stream: None,
+    };
+    match h.invocation_type {
+        InvocationType::DryRun => Ok(StatusCode::NO_CONTENT.into_response()),
+        InvocationType::Event => {
+            let event = NewEvent {
+                id: request_id,
+                function: function.config.name.clone(),
+                payload: req.payload,
+                client_context: req.client_context,
+                tenant_id: req.tenant_id,
+                accepted_ms: now_ms(),
+            };
+            // Resolves only once the event is committed to disk.
+            api.queue
+                .enqueue(event, function.config.async_config.max_queued)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Full { .. } => ApiError::Throttled,
+                    other => ApiError::Service(other.to_string()),
+                })?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        InvocationType::RequestResponse => {
+            let mut running = api
+                .scheduler
+                .start(&function.config.name, req)
+                .await
+                .map_err(|e| api.schedule_error(e, &function))?;
+            let (outcome, log_tail) = if h.tail {
+                let result = running.result().await;
+                let result = result.map_err(|e| api.schedule_error(e, &function))?;
+                (result.outcome, result.log_tail)
+            } else {
+                let outcome = running.answer().await;
+                (outcome.map_err(|e| api.schedule_error(e, &function))?, None)
+            };
+            Ok(sync_response(&request_id, outcome, log_tail))
+        }
+    }
+}
+
+fn sync_response(request_id: &str, outcome: Outcome, log_tail: Option<Vec<u8>>) -> Response {
+    let (body, function_error) = match outcome {
+        Outcome::Response(body) => (body, false),
+        Outcome::FunctionError(body) => (body, true),
+        Outcome::Failure(failure) => (failure.body(request_id), true),
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if function_error {
+        h.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(log) = log_tail {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(log);
+        if let Ok(v) = HeaderValue::from_str(&encoded) {
+            h.insert("x-amz-log-result", v);
+        }
+    }
+    resp
+}
