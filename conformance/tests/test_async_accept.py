@@ -56,10 +56,13 @@ def test_payload_over_1mb_is_413(host):
     big = json.dumps({"x": "a" * (1024 * 1024)}).encode()
     status, headers, body = host.send_event("worker", raw=big)
     assert status == 413, (status, body[:200])
-    assert headers["x-amzn-errortype"].split(":")[0] == "RequestTooLargeException"
+    # The type and words the service sends, not botocore's modelled RequestTooLargeException.
+    assert headers["x-amzn-errortype"].split(":")[0] == "RequestEntityTooLargeException"
+    assert json.loads(body)["Message"] == \
+        f"{len(big)} byte payload is too large for the Event invocation type (limit 1048576 bytes)"
     with pytest.raises(ClientError) as err:
         host.client.invoke(FunctionName="worker", InvocationType="Event", Payload=big)
-    assert err.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert err.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
     # just under the limit is accepted
     ok = json.dumps({"action": "echo", "x": "a" * (1024 * 1024 - 100)}).encode()
     assert len(ok) <= 1024 * 1024
