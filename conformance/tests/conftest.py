@@ -155,7 +155,7 @@ def go_bootstrap(tmp_path_factory):
     go = shutil.which("go")
     if go is None:
         pytest.skip("go toolchain not installed")
-    out = tmp_path_factory.mktemp("go") / "bootstrap"
+    out = shared_dir(tmp_path_factory, "go") / "bootstrap"
     env = dict(os.environ, CGO_ENABLED="0")
     proc = subprocess.run([go, "build", "-o", str(out), "."], cwd=FUNCTIONS / "go", env=env,
                           capture_output=True, text=True, timeout=300)
@@ -240,9 +240,21 @@ def java_function(**extra):
     return spec
 
 
+# The interpreter of the Python functions: a virtual environment of Debian's
+# python3 (scripts/install-deps), since each sandbox runs as a user of its own,
+# who may not read root's home where pyenv keeps the suite's own Python.
+FUNCTION_PYTHON = FUNCTIONS / "python" / ".venv" / "bin" / "python3"
+
+
+def function_python():
+    if not FUNCTION_PYTHON.exists():
+        pytest.fail(f"{FUNCTION_PYTHON} missing: run scripts/install-deps")
+    return str(FUNCTION_PYTHON)
+
+
 def python_function(handler="app.handler", **extra):
     spec = {
-        "command": [sys.executable, "-m", "awslambdaric", handler],
+        "command": [function_python(), "-m", "awslambdaric", handler],
         "workdir": str(FUNCTIONS / "python"),
         "handler": handler,
         "memory_mb": 128,
@@ -257,7 +269,7 @@ def raw_function(mode="normal", state_file=None, **extra):
     if state_file:
         env["RAW_STATE_FILE"] = str(state_file)
     spec = {
-        "command": [sys.executable, "-u", "raw_runtime.py"],
+        "command": [function_python(), "-u", "raw_runtime.py"],
         "workdir": str(FUNCTIONS / "python"),
         "env": env,
         "memory_mb": 128,
@@ -275,6 +287,26 @@ def delivery_function(deliveries, async_config=None, **extra):
     if async_config is not None:
         spec["async"] = async_config
     return spec
+
+
+def shared_dir(tmp_path_factory, name):
+    """A new folder that the sandboxes' own users may write in (each sandbox
+    runs as a user of its own): for files a test and its functions share."""
+    path = traversable(tmp_path_factory.mktemp(name))
+    path.chmod(0o1777)
+    return path
+
+
+def traversable(path):
+    """Lets the sandboxes' users pass through `path` and the folders above it,
+    which pytest makes for its own user only (a function's workdir, by
+    default its manifest's folder, must be reachable)."""
+    root = Path(os.environ["PYTEST_DEBUG_TEMPROOT"])
+    for folder in (path, *path.parents):
+        folder.chmod(folder.stat().st_mode | 0o111)
+        if folder == root:
+            break
+    return path
 
 
 def read_deliveries(path):
@@ -525,7 +557,7 @@ def host_factory(flick_bin, tmp_path_factory):
     hosts = []
 
     def make(functions, server=None, start=True, extra_env=None, name="host"):
-        root = tmp_path_factory.mktemp(name)
+        root = traversable(tmp_path_factory.mktemp(name))
         host = Host(flick_bin, root, functions, server=server, extra_env=extra_env)
         hosts.append(host)
         if start:

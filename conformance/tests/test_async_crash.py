@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import delivery_function, wait_deliveries
+from conftest import delivery_function, shared_dir, wait_deliveries
 
 EVENTS = 5000
 CLIENTS = 8
@@ -18,7 +18,7 @@ CLIENTS = 8
 
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
-    return tmp_path_factory.mktemp("deliveries") / "deliveries.jsonl"
+    return shared_dir(tmp_path_factory, "deliveries") / "deliveries.jsonl"
 
 
 @pytest.fixture(scope="module")

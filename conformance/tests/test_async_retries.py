@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from conftest import delivery_function, read_deliveries, wait_deliveries
+from conftest import delivery_function, read_deliveries, shared_dir, wait_deliveries
 
 
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
-    return tmp_path_factory.mktemp("deliveries") / "deliveries.jsonl"
+    return shared_dir(tmp_path_factory, "deliveries") / "deliveries.jsonl"
 
 
 @pytest.fixture(scope="module")

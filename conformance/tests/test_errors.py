@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import RUNTIMES, all_runtime_functions, need, python_function, raw_function, read_state
+from conftest import RUNTIMES, all_runtime_functions, need, python_function, raw_function, read_state, shared_dir
 
 # errorType each official runtime client reports for a plain error (see README).
 PLAIN_ERROR_TYPE = {
@@ -17,7 +17,7 @@ PLAIN_ERROR_TYPE = {
 
 @pytest.fixture(scope="module")
 def host(make_host, runtimes, tmp_path_factory):
-    state = tmp_path_factory.mktemp("raw-state") / "init-error.state"
+    state = shared_dir(tmp_path_factory, "raw-state") / "init-error.state"
     functions = all_runtime_functions(runtimes)
     functions["raw"] = raw_function()
     functions["broken-python"] = python_function("broken_init.handler")

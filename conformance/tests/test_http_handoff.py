@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, UUID, delivery_function, read_deliveries, render_manifest, wait_deliveries
+from conftest import REPO, UUID, delivery_function, read_deliveries, render_manifest, shared_dir, wait_deliveries
 
 PROBLEM = "application/problem+json"
 
@@ -49,7 +49,7 @@ def post_job(host, job):
 
 @pytest.fixture(scope="module")
 def deliveries(tmp_path_factory):
-    return tmp_path_factory.mktemp("handoff") / "deliveries.jsonl"
+    return shared_dir(tmp_path_factory, "handoff") / "deliveries.jsonl"
 
 
 @pytest.fixture(scope="module")

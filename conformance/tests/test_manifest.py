@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import FUNCTIONS, Host, python_function, render_manifest
+from conftest import FUNCTIONS, Host, function_python, python_function, render_manifest, traversable
 
 
 def serve_bad(flick_bin, tmp_path, text):
@@ -108,9 +108,9 @@ def test_defaults_and_relative_paths(flick_bin, tmp_path):
     whatever the current directory. Defaults as on Lambda: 128 MB, 3 s."""
     root = tmp_path / "project"
     root.mkdir()
+    traversable(root)  # the relative workdir passes through it
     rel = os.path.relpath(FUNCTIONS / "python", root)
-    import sys
-    host = Host(flick_bin, root, {"min": {"command": [sys.executable, "-m", "awslambdaric", "app.handler"],
+    host = Host(flick_bin, root, {"min": {"command": [function_python(), "-m", "awslambdaric", "app.handler"],
                                           "workdir": rel}},
                 server={"state_dir": "state"})
     host.start(cwd="/")

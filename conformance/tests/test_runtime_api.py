@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from conftest import UUID, raw_function, read_state
+from conftest import UUID, raw_function, read_state, shared_dir
 
 
 @pytest.fixture(scope="module")
 def host(make_host, tmp_path_factory):
-    state = tmp_path_factory.mktemp("raw-state") / "big.state"
+    state = shared_dir(tmp_path_factory, "raw-state") / "big.state"
     host = make_host({"raw": raw_function(timeout_s=3), "raw-big": raw_function(state_file=state)})
     host.big_state = state
     return host

@@ -4,9 +4,7 @@ import signal
 import threading
 import time
 
-import pytest
-
-from conftest import RUNTIMES, all_runtime_functions, descendants, raw_function, wait_dead
+from conftest import all_runtime_functions, descendants, raw_function, wait_dead
 
 
 def start_all(host_factory, runtimes, name):

@@ -1,7 +1,6 @@
 """Reserved concurrency: beyond max_concurrency in flight → 429 TooManyRequestsException."""
 
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -4,6 +4,7 @@ ends, and `ephemeral_storage_mb` in size (a write past it fails with ENOSPC
 inside the function, and nothing else is disturbed)."""
 
 import os
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,7 +26,11 @@ def test_a_file_in_tmp_is_seen_by_its_own_sandbox_only(host):
     _, wrote = host.invoke("files", {"action": "tmp_write", "name": name, "content": "mine"})
     with ThreadPoolExecutor(2) as pool:
         # Keep the writer's sandbox busy, so the read lands in a second one.
-        busy = pool.submit(host.invoke, "files", {"action": "sleep", "ms": 1500})
+        started = host.log_text("files").count("START RequestId")
+        busy = pool.submit(host.invoke, "files", {"action": "sleep", "ms": 3000})
+        deadline = time.time() + 5
+        while host.log_text("files").count("START RequestId") == started and time.time() < deadline:
+            time.sleep(0.02)
         _, other = pool.submit(host.invoke, "files", {"action": "tmp_read", "name": name}).result()
         busy.result()
     assert other["pid"] != wrote["pid"], "the read must have run in another sandbox"

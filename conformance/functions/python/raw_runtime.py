@@ -123,8 +123,7 @@ def remember(key, value):
         STATE[key] = value
         if os.environ.get("RAW_STATE_FILE"):
             # Survives the process: the host may stop it right after the call.
-            with open(os.environ["RAW_STATE_FILE"], "a") as f:
-                f.write(f"{key}={value}\n")
+            append_shared(os.environ["RAW_STATE_FILE"], f"{key}={value}\n")
     log(f"RAW_STATE {key}={value}")
 
 
@@ -138,10 +137,20 @@ def record_delivery(request_id, body):
         event = body.decode(errors="replace")
     line = json.dumps({"rid": request_id, "fn": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
                        "t": time.time(), "event": event}) + "\n"
-    # One write on an O_APPEND descriptor: lines of concurrent sandboxes do not interleave.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    append_shared(path, line)
+
+
+def append_shared(path, text):
+    """One write on an O_APPEND descriptor, so that lines of concurrent
+    sandboxes do not interleave; the file is made writable by all, since each
+    sandbox runs as a user of its own."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        os.write(fd, line.encode())
+        try:
+            os.fchmod(fd, 0o666)
+        except PermissionError:  # another sandbox's user made it, already shared
+            pass
+        os.write(fd, text.encode())
     finally:
         os.close(fd)
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use base64::Engine;
 use bytes::Bytes;
+use flick_host::invoke_api::sigv4::{self, SigningKey};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -40,6 +41,35 @@ pub async fn run(args: InvokeArgs) -> ExitCode {
     }
 }
 
+/// Signs the request as the AWS CLI would, when the environment has keys
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`): a host with
+/// `[server.auth]` refuses unsigned requests.
+fn sign(req: &mut hyper::Request<Full<Bytes>>, payload: &[u8]) {
+    let (Ok(id), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        return;
+    };
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
+    if let Some(host) = req.uri().authority().map(|a| a.to_string()) {
+        if let Ok(v) = host.parse() {
+            req.headers_mut().insert("host", v);
+        }
+    }
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let key = SigningKey {
+        access_key_id: &id,
+        secret: &secret,
+        region: &region,
+        service: "lambda",
+    };
+    let now = std::time::SystemTime::now();
+    sigv4::sign(&method, &uri, req.headers_mut(), payload, key, now);
+}
+
 async fn call(args: &InvokeArgs) -> Result<ExitCode, String> {
     let payload = match (&args.data, &args.data_file) {
         (Some(d), _) => Bytes::from(d.clone()),
@@ -57,9 +87,10 @@ async fn call(args: &InvokeArgs) -> Result<ExitCode, String> {
     if args.log_tail {
         req = req.header("x-amz-log-type", "Tail");
     }
-    let req = req
-        .body(Full::new(payload))
+    let mut req = req
+        .body(Full::new(payload.clone()))
         .map_err(|e| format!("bad endpoint or name ({uri}): {e}"))?;
+    sign(&mut req, &payload);
     let client = Client::builder(TokioExecutor::new()).build_http();
     let resp = client
         .request(req)

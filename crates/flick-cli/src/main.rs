@@ -42,6 +42,9 @@ enum Command {
         /// Do not run the manifest's build commands.
         #[arg(long)]
         no_build: bool,
+        /// Serve an address other machines can reach without access keys.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
@@ -93,16 +96,22 @@ fn main() -> ExitCode {
             listen,
             grace,
             no_build,
+            insecure,
         } => {
             let options = ServeOptions {
                 config,
                 listen,
                 grace: Duration::from_secs(grace),
                 skip_build: no_build,
+                insecure,
             };
             match runtime.block_on(flick_host::serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e @ ServeError::Manifest(_)) => {
+                Err(
+                    e @ (ServeError::Manifest(_)
+                    | ServeError::Insecure { .. }
+                    | ServeError::AuthKeys(_)),
+                ) => {
                     eprintln!("flick: {e}");
                     ExitCode::from(2)
                 }

@@ -44,6 +44,38 @@ fn millis_timestamp(t: SystemTime, zone: &str) -> String {
     )
 }
 
+/// `20261127T070000Z`, the signing time of AWS Signature Version 4.
+pub fn amz_date(t: SystemTime) -> String {
+    let d = utc(t);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        d.year(),
+        d.month() as u8,
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
+}
+
+/// Reads an [`amz_date`] back.
+pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<u32>().ok();
+    let month = time::Month::try_from(num(4..6)? as u8).ok()?;
+    let date = time::Date::from_calendar_date(num(0..4)? as i32, month, num(6..8)? as u8).ok()?;
+    let clock =
+        time::Time::from_hms(num(9..11)? as u8, num(11..13)? as u8, num(13..15)? as u8).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .into(),
+    )
+}
+
 /// `04/Mar/2020:19:03:58 +0000`, API Gateway's request time.
 pub fn apigw_time(t: SystemTime) -> String {
     let d = utc(t);
@@ -72,5 +104,12 @@ mod tests {
         assert_eq!(lambda_timestamp(t), "2025-11-26T15:44:05.123+0000");
         assert_eq!(iso8601(t), "2025-11-26T15:44:05.123Z");
         assert_eq!(apigw_time(t), "26/Nov/2025:15:44:05 +0000");
+        assert_eq!(amz_date(t), "20251126T154405Z");
+        assert_eq!(
+            parse_amz_date("20251126T154405Z"),
+            Some(t - Duration::from_millis(123))
+        );
+        assert_eq!(parse_amz_date("20251326T154405Z"), None);
+        assert_eq!(parse_amz_date("2025-11-26"), None);
     }
 }

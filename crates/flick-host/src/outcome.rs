@@ -40,6 +40,8 @@ pub enum Failure {
     ResponseTooLarge { limit: usize },
     /// The runtime's response broke off before its end, and the runtime lived on.
     TruncatedResponse { detail: String },
+    /// The runtime sent the Runtime API a request HTTP cannot parse.
+    MalformedRequest { detail: String },
 }
 
 /// An exit status in the words Lambda uses: `exit status 1`, `signal: killed`.
@@ -91,6 +93,7 @@ impl Failure {
             Failure::InitError { .. } => "Runtime.InitError",
             Failure::ResponseTooLarge { .. } => "Function.ResponseSizeTooLarge",
             Failure::TruncatedResponse { .. } => "Runtime.TruncatedResponse",
+            Failure::MalformedRequest { .. } => "Runtime.MalformedRequest",
         }
     }
 
@@ -112,6 +115,9 @@ impl Failure {
             Failure::OutOfMemory => "Runtime exited with error: signal: killed".to_string(),
             Failure::InvalidEntrypoint { detail } | Failure::TruncatedResponse { detail } => {
                 detail.clone()
+            }
+            Failure::MalformedRequest { detail } => {
+                format!("the runtime sent the Runtime API a malformed request: {detail}")
             }
             Failure::ResponseTooLarge { limit } => {
                 // Lambda's wording: no size, and no "RequestId: ..." prefix.

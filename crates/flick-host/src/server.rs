@@ -13,21 +13,25 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-
 use crate::build_step::{self, BuildError};
 use crate::gateway::Gateway;
-use crate::invoke_api::{self, InvokeApi};
+use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
 use crate::manifest::{Manifest, ManifestError};
+use crate::net::{Limits, Server};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
 use crate::sandbox::ephemeral::TmpStorage;
 use crate::sandbox::memory::MemoryControl;
+use crate::sandbox::users::SandboxUsers;
 use crate::sandbox::HostContext;
 use crate::scheduler::Scheduler;
 use crate::watchdog::Watchdog;
+
+/// How long a client may take to send a request's head, or stay idle
+/// between requests, before its connection is closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -38,6 +42,8 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Skip the manifest's build commands.
     pub skip_build: bool,
+    /// Serve a non-loopback address without authentication.
+    pub insecure: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +59,13 @@ pub enum ServeError {
     },
     #[error("cannot open the queue {path}: {source}")]
     Queue { path: PathBuf, source: StoreError },
+    #[error(
+        "{addr} is reachable from other machines and no access keys are set: set [server.auth] keys \
+         or FLICK_AUTH_KEYS, or pass --insecure to serve it without authentication"
+    )]
+    Insecure { addr: SocketAddr },
+    #[error("FLICK_AUTH_KEYS: {0}")]
+    AuthKeys(String),
     #[error("cannot find the host's own binary to start sandboxes with: {0}")]
     OwnBinary(std::io::Error),
     #[error("cannot create the state directory {path}: {source}")]
@@ -68,9 +81,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if let Some(listen) = options.listen {
         manifest.server.listen = listen;
     }
+    let keys = Arc::new(auth::Keys::new(access_keys(&manifest)?));
+    let addr = manifest.server.listen;
+    if !addr.ip().is_loopback() && keys.is_empty() && !options.insecure {
+        return Err(ServeError::Insecure { addr });
+    }
     if !options.skip_build {
         build_step::run_builds(&manifest).await?;
     }
+    private_state_dir(&manifest.server.state_dir)?;
     let logs_dir = manifest.server.state_dir.join("logs");
     let logs = LogSink::start(logs_dir.clone()).map_err(|source| ServeError::StateDir {
         path: logs_dir,
@@ -83,6 +102,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             source,
         })?,
     );
+    crate::net::raise_open_files();
     let memory = Arc::new(MemoryControl::detect());
     tracing::info!("memory limits: {}", memory.describe());
     let shell_program = std::env::current_exe().map_err(ServeError::OwnBinary)?;
@@ -96,6 +116,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let tmp =
         Arc::new(TmpStorage::detect(&shell_program, &manifest.server.state_dir, &sizes).await);
     tracing::info!("/tmp: {}", tmp.describe());
+    let users = SandboxUsers::new(manifest.server.sandbox_uids).map(Arc::new);
+    match &users {
+        Some(u) => tracing::info!("users: {}", u.describe()),
+        None => tracing::warn!(
+            "users: sandboxes run as the host's user (only root can give each its own)"
+        ),
+    }
     let watchdog = match Watchdog::start(memory.dir()) {
         Ok(w) => Some(Arc::new(w)),
         Err(e) => {
@@ -106,7 +133,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         }
     };
 
-    let addr = manifest.server.listen;
     // Bind before starting sandboxes, so a taken port fails fast.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -118,6 +144,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             memory: memory.clone(),
             tmp,
             shell_program,
+            users,
             watchdog,
         },
     ));
@@ -129,6 +156,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         queue: queue.clone(),
         region: manifest.server.region.clone(),
         listen: addr,
+        keys,
     });
     let gateway = Arc::new(Gateway::new(scheduler.clone()));
     // The Lambda API has every path under its API versions; all other
@@ -138,19 +166,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // The peer address is the gateway events' source IP.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server =
-        axum::serve(listener.tap_io(crate::net::no_delay), app).with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        });
-    let served = tokio::spawn(async move { server.await });
+    let limits = Limits {
+        max_connections: manifest.server.max_connections,
+        header_timeout: Some(HEADER_TIMEOUT),
+    };
+    let server = Server::start(listener, app, limits, None, None);
 
     shutdown_signal().await;
     // Stop accepting connections and invocations; those under way get the
     // grace period, then their sandboxes are stopped and they end with it.
-    let _ = stop_tx.send(());
+    server.stop();
     tracing::info!(
         "shutting down: waiting up to {:?} for invocations under way",
         options.grace
@@ -159,12 +184,42 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     scheduler.shutdown(options.grace).await;
     // Let the answers of the last invocations reach their clients, and the
     // last deliveries be recorded.
-    let _ = tokio::time::timeout(Duration::from_secs(1), served).await;
+    server.drained(Duration::from_secs(1)).await;
     workers.join(Duration::from_secs(1)).await;
     let _ = queue.close().await;
     logs.flush().await;
     memory.cleanup();
     Ok(())
+}
+
+/// The manifest's keys and those of `FLICK_AUTH_KEYS` (`ID:SECRET,ID:SECRET`),
+/// which keeps secrets out of the manifest.
+fn access_keys(manifest: &Manifest) -> Result<Vec<(String, String)>, ServeError> {
+    let mut keys = manifest.server.auth_keys.clone();
+    if let Ok(text) = std::env::var("FLICK_AUTH_KEYS") {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, secret) = pair
+                .split_once(':')
+                .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                .ok_or_else(|| {
+                    ServeError::AuthKeys(format!("`{pair}` is not ACCESS_KEY_ID:SECRET"))
+                })?;
+            keys.push((id.to_string(), secret.to_string()));
+        }
+    }
+    Ok(keys)
+}
+
+/// Creates the state folder for the host's user alone: it holds every
+/// function's logs and queued payloads, and sandboxes run as other users.
+fn private_state_dir(dir: &std::path::Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |source| ServeError::StateDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
 }
 
 /// `FLICK_QUEUE_MAX_BATCH` caps the events committed together; the queue

@@ -47,6 +47,14 @@ pub enum ApiError {
     },
     /// A path under a Lambda API version that is no operation at all.
     UnknownOperation,
+    /// No `Authorization` header where keys are required.
+    MissingAuthentication,
+    /// An `Authorization` header that is not a whole SigV4 one.
+    IncompleteSignature(String),
+    /// A key this host does not know.
+    UnrecognizedClient,
+    /// A wrong or stale signature, with the service's words for which.
+    InvalidSignature(String),
 }
 
 impl ApiError {
@@ -148,6 +156,27 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "UnknownOperationException",
                 user("message", "Unknown operation"),
+            ),
+            // The service sends no Type with its authentication errors.
+            ApiError::MissingAuthentication => (
+                StatusCode::FORBIDDEN,
+                "MissingAuthenticationTokenException",
+                json!({"message": "Missing Authentication Token"}),
+            ),
+            ApiError::IncompleteSignature(message) => (
+                StatusCode::FORBIDDEN,
+                "IncompleteSignatureException",
+                json!({"message": message}),
+            ),
+            ApiError::UnrecognizedClient => (
+                StatusCode::FORBIDDEN,
+                "UnrecognizedClientException",
+                json!({"message": "The security token included in the request is invalid."}),
+            ),
+            ApiError::InvalidSignature(message) => (
+                StatusCode::FORBIDDEN,
+                "InvalidSignatureException",
+                json!({"message": message}),
             ),
         }
     }

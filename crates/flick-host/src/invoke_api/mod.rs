@@ -10,6 +10,7 @@
 //! failure is an [`ApiError`]. Choosing a sandbox is the scheduler's job;
 //! paths that are not Lambda's are the server's to route elsewhere.
 
+pub mod auth;
 mod error;
 mod eventstream;
 mod functions;
@@ -19,6 +20,7 @@ mod names;
 pub mod operations;
 mod payload;
 mod request_id;
+pub mod sigv4;
 mod stream;
 
 use std::net::SocketAddr;
@@ -43,6 +45,8 @@ pub struct InvokeApi {
     pub region: String,
     /// The host's address, which function URLs point at.
     pub listen: SocketAddr,
+    /// The keys requests must be signed with; none: no signature needed.
+    pub keys: Arc<auth::Keys>,
 }
 
 /// The Lambda API's routes; a path that is not Lambda's is left to the
@@ -101,6 +105,10 @@ pub fn router(api: Arc<InvokeApi>) -> Router {
         router = router
             .route(&format!("/{version}"), any(unsupported))
             .route(&format!("/{version}/{{*rest}}"), any(unsupported));
+    }
+    let keys = api.keys.clone();
+    if !keys.is_empty() {
+        router = router.layer(axum::middleware::from_fn_with_state(keys, auth::check));
     }
     router
         .layer(DefaultBodyLimit::disable())

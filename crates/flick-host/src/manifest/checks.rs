@@ -69,6 +69,28 @@ impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
         Ok(())
     }
 
+    /// One of a few words: the value each stands for, or None if absent.
+    pub(super) fn choice<T: Copy>(
+        &self,
+        key: &str,
+        value: &Option<Spanned<String>>,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, ManifestError> {
+        let Some(value) = value else { return Ok(None) };
+        let word = value.get_ref().as_str();
+        match choices.iter().find(|(w, _)| *w == word) {
+            Some((_, v)) => Ok(Some(*v)),
+            None => {
+                let expected: Vec<String> =
+                    choices.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+                Err((self.invalid)(
+                    self.span(value),
+                    format!("{key}: `{word}` is not one of {}", expected.join(", ")),
+                ))
+            }
+        }
+    }
+
     /// Defaults carry an empty span at 0; they never fail checks, but keep the
     /// line out of messages if one ever did.
     pub(super) fn span<T>(&self, value: &Spanned<T>) -> Option<Range<usize>> {

@@ -41,6 +41,21 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub state_dir: PathBuf,
     pub region: String,
+    /// The uids (inclusive) sandboxes run as when the host is root.
+    pub sandbox_uids: (u32, u32),
+    /// Most connections the listener holds at once; one more gets a 503.
+    pub max_connections: usize,
+    /// Access keys (id, secret) Lambda API requests must be signed with.
+    pub auth_keys: Vec<(String, String)>,
+}
+
+/// What network a function's sandboxes have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The host's: outbound connections work, as on Lambda.
+    Host,
+    /// A namespace with loopback only.
+    None,
 }
 
 /// One function as the host runs it.
@@ -74,6 +89,7 @@ pub struct FunctionConfig {
     pub per_tenant: bool,
     /// The Lambda runtime identifier to report (`python3.12`, `provided.al2023`...).
     pub runtime: Option<String>,
+    pub network: Network,
     /// Routes on the host's HTTP gateway, when the function has any.
     pub http: Option<HttpConfig>,
 }
@@ -116,6 +132,26 @@ struct RawServer {
     state_dir: String,
     #[serde(default = "default_region")]
     region: String,
+    #[serde(default)]
+    sandbox_uids: Option<Spanned<(u32, u32)>>,
+    #[serde(default = "default_max_connections")]
+    max_connections: Spanned<usize>,
+    #[serde(default)]
+    auth: RawAuth,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    keys: Vec<RawKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    access_key_id: String,
+    secret_access_key: String,
 }
 
 impl Default for RawServer {
@@ -124,6 +160,9 @@ impl Default for RawServer {
             listen: default_listen(),
             state_dir: default_state_dir(),
             region: default_region(),
+            sandbox_uids: None,
+            max_connections: default_max_connections(),
+            auth: RawAuth::default(),
         }
     }
 }
@@ -136,6 +175,9 @@ fn default_state_dir() -> String {
 }
 fn default_region() -> String {
     "us-east-1".to_string()
+}
+fn default_max_connections() -> Spanned<usize> {
+    Spanned::new(0..0, 10_000)
 }
 
 #[derive(Deserialize)]
@@ -172,6 +214,8 @@ struct RawFunction {
     tenancy: Option<Spanned<String>>,
     #[serde(default)]
     runtime: Option<String>,
+    #[serde(default)]
+    network: Option<Spanned<String>>,
     #[serde(default)]
     http: Option<RawHttp>,
 }
@@ -245,10 +289,35 @@ impl Manifest {
                 ),
             )
         })?;
+        check.at_least("server.max_connections", &raw.server.max_connections, 1)?;
+        let sandbox_uids = match raw.server.sandbox_uids {
+            None => crate::sandbox::users::DEFAULT_RANGE,
+            Some(range) => {
+                let (first, last) = *range.get_ref();
+                if first == 0 || last < first {
+                    return Err(invalid(
+                        check.span(&range),
+                        format!(
+                            "server.sandbox_uids: [{first}, {last}] is not a range of users other than root (first, last)"
+                        ),
+                    ));
+                }
+                (first, last)
+            }
+        };
         let server = ServerConfig {
             listen,
             state_dir: tidy(root.join(&raw.server.state_dir)),
             region: raw.server.region,
+            sandbox_uids,
+            max_connections: raw.server.max_connections.into_inner(),
+            auth_keys: raw
+                .server
+                .auth
+                .keys
+                .into_iter()
+                .map(|k| (k.access_key_id, k.secret_access_key))
+                .collect(),
         };
 
         let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();
@@ -299,22 +368,20 @@ impl Manifest {
                 })
                 .transpose()?
                 .unwrap_or_else(|| DEFAULT_PREPARED.min(*f.max_concurrency.get_ref()));
-            let per_tenant = match &f.tenancy {
-                None => false,
-                Some(t) => match t.get_ref().as_str() {
-                    "shared" => false,
-                    "per_tenant" => true,
-                    other => {
-                        return Err(invalid(
-                            check.span(t),
-                            format!(
-                            "{}: `{other}` is not a tenancy, expected \"shared\" or \"per_tenant\"",
-                            key("tenancy")
-                        ),
-                        ))
-                    }
-                },
-            };
+            let per_tenant = check
+                .choice(
+                    &key("tenancy"),
+                    &f.tenancy,
+                    &[("shared", false), ("per_tenant", true)],
+                )?
+                .unwrap_or(false);
+            let network = check
+                .choice(
+                    &key("network"),
+                    &f.network,
+                    &[("host", Network::Host), ("none", Network::None)],
+                )?
+                .unwrap_or(Network::Host);
             let async_declared = f.async_config.is_some();
             let async_config = match f.async_config {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
@@ -348,6 +415,7 @@ impl Manifest {
                     async_declared,
                     per_tenant,
                     runtime: f.runtime,
+                    network,
                     http,
                 },
             );

@@ -7,7 +7,6 @@
 
 pub mod mailbox;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -15,7 +14,6 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use base64::Engine;
 use bytes::Bytes;
@@ -39,12 +37,23 @@ const MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
 const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 
-/// Binds a loopback listener and serves the Runtime API for `mailbox` until the task is aborted.
-pub async fn serve(
+/// How many connections one sandbox may hold to its Runtime API: plenty for
+/// a runtime serving several invocations at once, too few for a runtime to
+/// run the host out of descriptors.
+const MAX_CONNECTIONS: usize = 32;
+
+/// Serves the Runtime API for `mailbox` on `listener` until the returned
+/// server is dropped. `admit` turns away connections that are not the
+/// sandbox's own runtime; a request HTTP cannot parse ends the sandbox.
+pub fn serve(
+    listener: tokio::net::TcpListener,
     mailbox: Arc<Mailbox>,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    admit: Option<crate::net::Admit>,
+) -> crate::net::Server {
+    let broken = mailbox.clone();
+    let on_malformed: crate::net::OnMalformed = Box::new(move |detail| {
+        broken.fail_all(Failure::MalformedRequest { detail });
+    });
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
@@ -57,10 +66,12 @@ pub async fn serve(
         // Limits are applied per route below, with Lambda's own numbers.
         .layer(DefaultBodyLimit::disable())
         .with_state(mailbox);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener.tap_io(crate::net::no_delay), app).await;
-    });
-    Ok((addr, task))
+    let limits = crate::net::Limits {
+        max_connections: MAX_CONNECTIONS,
+        // A runtime waits in /next for as long as no event comes.
+        header_timeout: None,
+    };
+    crate::net::Server::start(listener, app, limits, admit, Some(on_malformed))
 }
 
 async fn next(State(mb): State<Arc<Mailbox>>) -> Response {

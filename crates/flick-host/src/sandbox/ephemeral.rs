@@ -143,6 +143,8 @@ impl TmpStorage {
                 rlimit_as: None,
                 tmp: plan.setup,
                 keep: Vec::new(),
+                user: None,
+                own_network: false,
             };
             Shell::prepare(shell_program, &setup)
                 .await

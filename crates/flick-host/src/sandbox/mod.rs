@@ -14,9 +14,12 @@ pub mod ephemeral;
 mod invoke;
 mod liveness;
 pub mod memory;
+mod netns;
 mod output;
+mod peer;
 pub mod prepared;
 pub mod shell;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +30,7 @@ use tokio::sync::watch;
 
 use crate::function::Function;
 use crate::logs::LogSink;
+use crate::net::Server;
 use crate::outcome::{ExitStatusText, Failure};
 use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
@@ -35,7 +39,6 @@ use ephemeral::TmpStorage;
 pub use invoke::{InvokeRequest, InvokeResult, INIT_LIMIT};
 use memory::{MemoryControl, MemoryLimit};
 use output::OutputPump;
-use prepared::ServerTask;
 pub use prepared::{Prepared, Reserve};
 use shell::{Exec, Launched, ShellError};
 
@@ -51,6 +54,8 @@ pub struct HostContext {
     pub tmp: Arc<TmpStorage>,
     /// The host's own binary, started as each sandbox's shell.
     pub shell_program: PathBuf,
+    /// The users sandboxes run as, when the host may change users.
+    pub users: Option<Arc<users::SandboxUsers>>,
     /// Absent when it could not be started; sandboxes then rely on
     /// `PR_SET_PDEATHSIG` and the host's own shutdown alone.
     pub watchdog: Option<Arc<Watchdog>>,
@@ -66,7 +71,7 @@ pub struct Sandbox {
     pid: Option<u32>,
     mailbox: Arc<Mailbox>,
     memory: Option<Arc<MemoryLimit>>,
-    server: Option<ServerTask>,
+    server: Option<Server>,
     pump: Option<OutputPump>,
     logs: LogSink,
     exited: watch::Receiver<bool>,
@@ -161,7 +166,7 @@ impl Sandbox {
         };
         self.exec_started = Instant::now();
         let launched = shell.exec(&exec).await.map_err(|e| match e {
-            ShellError::Exec { .. } => Failure::InvalidEntrypoint {
+            ShellError::Exec { .. } | ShellError::Chdir(_) => Failure::InvalidEntrypoint {
                 detail: e.to_string(),
             },
             other => Failure::InvalidEntrypoint {

@@ -21,8 +21,10 @@ use tokio::task::JoinSet;
 
 use super::memory::MemoryLimit;
 use super::shell::{Setup, Shell};
-use super::HostContext;
+use super::{netns, peer, HostContext};
 use crate::function::Function;
+use crate::manifest::Network;
+use crate::net::{Admit, Server};
 use crate::outcome::Failure;
 use crate::runtime_api::{self, Mailbox};
 
@@ -31,20 +33,11 @@ pub struct Prepared {
     pub(super) id: String,
     pub(super) mailbox: Arc<Mailbox>,
     pub(super) runtime_api: SocketAddr,
-    pub(super) server: ServerTask,
+    pub(super) server: Server,
     pub(super) memory: Arc<MemoryLimit>,
     /// The folder `TMPDIR` names, where sandboxes cannot have a private `/tmp`.
     pub(super) tmpdir: Option<PathBuf>,
     pub(super) shell: Shell,
-}
-
-/// A sandbox's Runtime API server, stopped when dropped.
-pub struct ServerTask(tokio::task::JoinHandle<()>);
-
-impl Drop for ServerTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl Prepared {
@@ -61,11 +54,6 @@ impl Prepared {
             });
         }
         let id = crate::ids::uuid().simple().to_string();
-        let mailbox = Arc::new(Mailbox::new());
-        let (runtime_api, server) = runtime_api::serve(mailbox.clone())
-            .await
-            .map_err(|e| host_error("cannot open the Runtime API listener", &e))?;
-        let server = ServerTask(server);
         let memory = host
             .memory
             .limit(&id, config.memory_mb)
@@ -74,15 +62,38 @@ impl Prepared {
             .tmp
             .plan(&id, config.ephemeral_storage_mb)
             .map_err(|e| host_error("cannot set up /tmp", &e))?;
+        let user = host.users.as_ref().map(|u| u.next());
+        let own_network = config.network == Network::None;
         let setup = Setup {
             cgroup_procs: memory.procs_file(),
             rlimit_as: memory.rlimit_bytes(),
             tmp: tmp.setup,
             keep: under_tmp(function),
+            user,
+            own_network,
         };
         let shell = Shell::prepare(&host.shell_program, &setup)
             .await
             .map_err(|e| host_error("cannot prepare the sandbox", &e))?;
+        let listener = match (own_network, shell.pid()) {
+            (true, Some(pid)) => netns::listener_in(pid).await,
+            _ => std::net::TcpListener::bind("127.0.0.1:0"),
+        };
+        let listener = listener
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            })
+            .map_err(|e| host_error("cannot open the Runtime API listener", &e))?;
+        let runtime_api = listener
+            .local_addr()
+            .map_err(|e| host_error("cannot open the Runtime API listener", &e))?;
+        let mailbox = Arc::new(Mailbox::new());
+        // On a shared network, only the sandbox's own user may talk to its Runtime API.
+        let admit = user
+            .filter(|_| !own_network)
+            .map(|uid| -> Admit { Box::new(move |_, peer| peer_is(uid, peer, runtime_api)) });
+        let server = runtime_api::serve(listener, mailbox.clone(), admit);
         Ok(Prepared {
             id,
             mailbox,
@@ -92,6 +103,23 @@ impl Prepared {
             tmpdir: tmp.tmpdir,
             shell,
         })
+    }
+}
+
+/// Whether the connection from `peer` to `listener` belongs to user `uid`.
+fn peer_is(uid: u32, peer: SocketAddr, listener: SocketAddr) -> bool {
+    match peer::socket_uid(peer, listener) {
+        Ok(owner) if owner == uid => true,
+        Ok(owner) => {
+            tracing::warn!(
+                "refused a Runtime API connection from user {owner}, not the sandbox's {uid}"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!("refused a Runtime API connection whose owner is unknown: {e}");
+            false
+        }
     }
 }
 

@@ -52,11 +52,19 @@ fn become_runtime(
     let Some((program, args)) = exec.argv.split_first() else {
         return Ok(Some("empty command".into()));
     };
+    // Apart from the exec, so that a folder the sandbox's user may not enter
+    // is named as such, not taken for the program.
+    if let Err(e) = std::env::set_current_dir(&exec.cwd) {
+        return Ok(Some(format!(
+            "chdir {}: {}",
+            exec.cwd.display(),
+            errno_text(&e)
+        )));
+    }
     let error = std::process::Command::new(program)
         .args(args)
         .env_clear()
         .envs(&exec.env)
-        .current_dir(&exec.cwd)
         .stdin(std::process::Stdio::null())
         .exec();
     Ok(Some(errno_text(&error)))
@@ -76,6 +84,32 @@ fn read_message<T: serde::de::DeserializeOwned>(
 }
 
 fn apply(setup: &Setup) -> Result<(), String> {
+    limits(setup)?;
+    if setup.own_network {
+        own_network()?;
+    }
+    let private = !matches!(setup.tmp, TmpSetup::Shared);
+    if private {
+        private_mounts()?;
+        private_tmp(setup)?;
+        if setup.user.is_some() {
+            // Other users' processes (the host, other sandboxes) vanish from /proc.
+            mount(
+                Some("proc"),
+                "/proc",
+                Some("proc"),
+                Some("hidepid=invisible"),
+                libc::MS_NOEXEC,
+            )?;
+        }
+    }
+    if let Some(uid) = setup.user {
+        become_user(uid)?;
+    }
+    Ok(())
+}
+
+fn limits(setup: &Setup) -> Result<(), String> {
     if let Some(procs) = &setup.cgroup_procs {
         std::fs::write(procs, "0")
             .map_err(|e| format!("cannot join the memory cgroup {}: {e}", procs.display()))?;
@@ -90,10 +124,12 @@ fn apply(setup: &Setup) -> Result<(), String> {
             return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
         }
     }
-    if matches!(setup.tmp, TmpSetup::Shared) {
-        return Ok(());
-    }
-    private_mounts()?;
+    Ok(())
+}
+
+/// A `/tmp` of the sandbox's own, over which the function's own folders
+/// under `/tmp` stay visible.
+fn private_tmp(setup: &Setup) -> Result<(), String> {
     // Held open across the mount that hides them, to be mounted back.
     let kept = setup
         .keep
@@ -105,7 +141,7 @@ fn apply(setup: &Setup) -> Result<(), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     match &setup.tmp {
-        TmpSetup::Shared => unreachable!("returned above"),
+        TmpSetup::Shared => unreachable!("only a private /tmp is made here"),
         TmpSetup::Tmpfs { size_mb } => {
             let options = format!("size={size_mb}m,mode=1777");
             mount(Some("tmpfs"), "/tmp", Some("tmpfs"), Some(&options), 0)?;
@@ -129,6 +165,58 @@ fn apply(setup: &Setup) -> Result<(), String> {
             None,
             libc::MS_BIND,
         )?;
+    }
+    Ok(())
+}
+
+/// A network namespace with loopback only, up.
+fn own_network() -> Result<(), String> {
+    // SAFETY: unshare has no memory-safety preconditions; the shell is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(format!(
+            "cannot enter a network namespace: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")
+        .map_err(|e| format!("cannot open a socket to bring loopback up: {e}"))?;
+    // SAFETY: an all-zero ifreq is valid; the name fits its 16 bytes.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    ifr.ifr_ifru.ifru_flags =
+        (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } != 0 {
+        return Err(format!(
+            "cannot bring loopback up: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Drops every privilege: no supplementary groups, then the gid, then the uid.
+fn become_user(uid: u32) -> Result<(), String> {
+    let failed = |what: &str| {
+        format!(
+            "cannot become user {uid} ({what}): {}",
+            std::io::Error::last_os_error()
+        )
+    };
+    // SAFETY: plain credential system calls; the shell is single-threaded.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(failed("setgroups"));
+        }
+        if libc::setresgid(uid, uid, uid) != 0 {
+            return Err(failed("setresgid"));
+        }
+        if libc::setresuid(uid, uid, uid) != 0 {
+            return Err(failed("setresuid"));
+        }
     }
     Ok(())
 }

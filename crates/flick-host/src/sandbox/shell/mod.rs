@@ -46,6 +46,10 @@ pub struct Setup {
     /// Folders under `/tmp` (the function's own code) that must stay
     /// visible at their paths over a private `/tmp`.
     pub keep: Vec<PathBuf>,
+    /// The uid (and gid) to become, where the host may change users.
+    pub user: Option<u32>,
+    /// A network namespace of its own, with loopback only.
+    pub own_network: bool,
 }
 
 /// How the sandbox's `/tmp` is made.
@@ -92,6 +96,9 @@ pub enum ShellError {
     /// Go's os/exec words it, which is what Lambda's messages carry.
     #[error("fork/exec {program}: {reason}")]
     Exec { program: String, reason: String },
+    /// The function's folder could not be entered.
+    #[error("chdir {0}")]
+    Chdir(String),
 }
 
 impl Shell {
@@ -157,7 +164,10 @@ impl Shell {
                 stderr: self.stderr,
                 telemetry: self.telemetry,
             }),
-            Ok(reason) | Err(reason) => Err(ShellError::Exec { program, reason }),
+            Ok(reason) | Err(reason) => Err(match reason.strip_prefix("chdir ") {
+                Some(detail) => ShellError::Chdir(detail.to_string()),
+                None => ShellError::Exec { program, reason },
+            }),
         }
     }
 
