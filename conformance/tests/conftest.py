@@ -130,8 +130,15 @@ def toml_value(v):
 
 
 def render_manifest(server, functions):
+    """The manifest's TOML. A table among `server`'s values becomes a table of
+    its own, as a manifest is written by hand (`auth` → `[server.auth]`, its
+    `keys` an array of inline tables); a function's tables stay inline."""
     lines = ["[server]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in server.items()]
+    lines += [f"{k} = {toml_value(v)}" for k, v in server.items() if not isinstance(v, dict)]
+    for k, table in server.items():
+        if isinstance(table, dict):
+            lines += ["", f"[server.{k}]" if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f"[server.{json.dumps(k)}]"]
+            lines += [f"{key} = {toml_value(v)}" for key, v in table.items()]
     for name, spec in functions.items():
         lines += ["", f"[functions.{json.dumps(name)}]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
@@ -150,21 +157,26 @@ def flick_bin():
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def go_bootstrap(tmp_path_factory):
+def go_build(source, out, what):
+    """`go build` of `source` into `out`; skips the test if the Go module proxy
+    cannot be reached (the only thing the suite may not have), fails otherwise."""
     go = shutil.which("go")
     if go is None:
         pytest.skip("go toolchain not installed")
-    out = shared_dir(tmp_path_factory, "go") / "bootstrap"
     env = dict(os.environ, CGO_ENABLED="0")
-    proc = subprocess.run([go, "build", "-o", str(out), "."], cwd=FUNCTIONS / "go", env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([go, "build", "-o", str(out), "."], cwd=source, env=env,
+                          capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         text = proc.stderr + proc.stdout
         if re.search(r"dial tcp|lookup .*: |i/o timeout|connection refused|proxy\.golang|no such host|TLS handshake", text):
-            pytest.skip(f"Go module proxy unreachable, cannot build the Go function: {text.strip()[:300]}")
-        pytest.fail(f"go build of conformance/functions/go failed:\n{text}")
+            pytest.skip(f"Go module proxy unreachable, cannot build {what}: {text.strip()[:300]}")
+        pytest.fail(f"go build of {source} failed:\n{text}")
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def go_bootstrap(tmp_path_factory):
+    return go_build(FUNCTIONS / "go", shared_dir(tmp_path_factory, "go") / "bootstrap", "the Go function")
 
 
 @pytest.fixture(scope="session")
@@ -368,6 +380,69 @@ def runtimes(request):
 
 
 # ---------------------------------------------------------------------------
+# the SDK clients (conformance/clients): one program per SDK, one call per run
+
+CLIENTS = REPO / "conformance" / "clients"
+JS_DIR = CLIENTS / "js"
+GO_DIR = CLIENTS / "go"
+
+
+@pytest.fixture(scope="session")
+def js_client_cmd():
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node not installed")
+    sdk = JS_DIR / "node_modules" / "@aws-sdk" / "client-lambda" / "package.json"
+    if not sdk.is_file():
+        pytest.fail(f"{sdk} missing: run scripts/install-deps (npm ci in conformance/clients/js)")
+    return [os.path.realpath(node), str(JS_DIR / "lambda-call.mjs")]
+
+
+@pytest.fixture(scope="session")
+def go_client_cmd(tmp_path_factory):
+    out = tmp_path_factory.mktemp("go-sdk") / "lambda-call-go"
+    return [go_build(GO_DIR, out, "the Go SDK client")]
+
+
+class SdkClient:
+    """Runs one SDK client program per call: `client(op, **params)` → its JSON result."""
+
+    def __init__(self, sdk, cmd, endpoint):
+        self.sdk = sdk
+        self.cmd = cmd
+        self.endpoint = endpoint
+
+    def __call__(self, op, timeout=120, hint="", **params):
+        """`hint`, if given, is added to the failure message when the program dies."""
+        request = dict(params, endpoint=self.endpoint, op=op)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/root"),
+            # No profile, file or host credentials: the programs use fixed dummy ones.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "NODE_NO_WARNINGS": "1",
+        }
+        try:
+            proc = subprocess.run(self.cmd, input=json.dumps(request), capture_output=True, text=True,
+                                  timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(f"{self.sdk} client: {op} gave no result within {timeout}s "
+                        f"(stderr: {(e.stderr or b'')[-2000:]!r})")
+        if proc.returncode != 0:
+            pytest.fail(f"{self.sdk} client process died (exit {proc.returncode}) during {op}: the SDK did not "
+                        f"surface the host's answer as a result or an error. {hint}\nstdout: {proc.stdout[-2000:]}\n"
+                        f"stderr: {proc.stderr[-4000:]}")
+        lines = proc.stdout.strip().splitlines()
+        try:
+            return json.loads(lines[-1])
+        except (IndexError, ValueError):
+            pytest.fail(f"{self.sdk} client printed no JSON result for {op}:\nstdout: {proc.stdout[-2000:]}\n"
+                        f"stderr: {proc.stderr[-2000:]}")
+
+
+# ---------------------------------------------------------------------------
 # the host
 
 
@@ -392,6 +467,8 @@ class Host:
         self.stderr_path = self.root / "host.stderr"
         self.extra_env = extra_env or {}
         self.serve_args = []  # more `flick serve` arguments, e.g. ["--grace", "1"]
+        # False: no `--listen` argument, so the manifest's `listen` is used.
+        self.listen_arg = True
         self.proc = None
         self.seen_pids = set()
         self._client = None
@@ -403,9 +480,9 @@ class Host:
         # A variable only the host has: it must never reach a sandbox.
         env["FLICK_CONFORMANCE_HOST_ONLY"] = "leak-canary"
         env.update(self.extra_env)
+        listen = ["--listen", f"127.0.0.1:{self.port}"] if self.listen_arg else []
         self.proc = subprocess.Popen(
-            [self.flick_bin, "serve", "--config", str(self.manifest), "--listen", f"127.0.0.1:{self.port}",
-             *self.serve_args],
+            [self.flick_bin, "serve", "--config", str(self.manifest), *listen, *self.serve_args],
             stdout=open(self.stdout_path, "wb"), stderr=open(self.stderr_path, "wb"),
             stdin=subprocess.DEVNULL, cwd=cwd or self.root, env=env,
         )
@@ -419,8 +496,9 @@ class Host:
             if self.proc.poll() is not None:
                 raise HostExited(f"flick serve exited with {self.proc.returncode} before it was ready:\n{self.stderr()}")
             try:
-                status, _, _ = self.http("GET", "/2015-03-31/functions", timeout=2)
-                if status == 200:
+                status, _, body = self.http("GET", "/2015-03-31/functions", timeout=2)
+                # A host with access keys refuses the unsigned probe: still an answer.
+                if status == 200 or (status == 403 and b"Missing Authentication Token" in body):
                     return
             except OSError:
                 pass

@@ -13,20 +13,14 @@ arrive, the control-plane reads, TenantId reaching the function.
 
 import base64
 import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import REPO, UUID, python_function, raw_function
+from conftest import UUID, SdkClient, python_function, raw_function
 
-CLIENTS = REPO / "conformance" / "clients"
-JS_DIR = CLIENTS / "js"
-GO_DIR = CLIENTS / "go"
 SDKS = ["js", "go"]
 BIG = 7 * 1024 * 1024  # over the 6 MB synchronous limit
 BIG_HINT = ("An unhandled EPIPE/ECONNRESET here means the host closed the connection while the client was "
@@ -46,72 +40,6 @@ CONF = {
 
 # ---------------------------------------------------------------------------
 # the client programs
-
-
-@pytest.fixture(scope="session")
-def js_client_cmd():
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node not installed")
-    sdk = JS_DIR / "node_modules" / "@aws-sdk" / "client-lambda" / "package.json"
-    if not sdk.is_file():
-        pytest.fail(f"{sdk} missing: run scripts/install-deps (npm ci in conformance/clients/js)")
-    return [os.path.realpath(node), str(JS_DIR / "lambda-call.mjs")]
-
-
-@pytest.fixture(scope="session")
-def go_client_cmd(tmp_path_factory):
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("go toolchain not installed")
-    out = tmp_path_factory.mktemp("go-sdk") / "lambda-call-go"
-    env = dict(os.environ, CGO_ENABLED="0")
-    proc = subprocess.run([go, "build", "-o", str(out), "."], cwd=GO_DIR, env=env,
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        text = proc.stderr + proc.stdout
-        if re.search(r"dial tcp|lookup .*: |i/o timeout|connection refused|proxy\.golang|no such host|TLS handshake", text):
-            pytest.skip(f"Go module proxy unreachable, cannot build the Go SDK client: {text.strip()[:300]}")
-        pytest.fail(f"go build of conformance/clients/go failed:\n{text}")
-    return [str(out)]
-
-
-class SdkClient:
-    """Runs one SDK client program per call: `client(op, **params)` → its JSON result."""
-
-    def __init__(self, sdk, cmd, endpoint):
-        self.sdk = sdk
-        self.cmd = cmd
-        self.endpoint = endpoint
-
-    def __call__(self, op, timeout=120, hint="", **params):
-        """`hint`, if given, is added to the failure message when the program dies."""
-        request = dict(params, endpoint=self.endpoint, op=op)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/root"),
-            # No profile, file or host credentials: the programs use fixed dummy ones.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "NODE_NO_WARNINGS": "1",
-        }
-        try:
-            proc = subprocess.run(self.cmd, input=json.dumps(request), capture_output=True, text=True,
-                                  timeout=timeout, env=env)
-        except subprocess.TimeoutExpired as e:
-            pytest.fail(f"{self.sdk} client: {op} gave no result within {timeout}s "
-                        f"(stderr: {(e.stderr or b'')[-2000:]!r})")
-        if proc.returncode != 0:
-            pytest.fail(f"{self.sdk} client process died (exit {proc.returncode}) during {op}: the SDK did not "
-                        f"surface the host's answer as a result or an error. {hint}\nstdout: {proc.stdout[-2000:]}\n"
-                        f"stderr: {proc.stderr[-4000:]}")
-        lines = proc.stdout.strip().splitlines()
-        try:
-            return json.loads(lines[-1])
-        except (IndexError, ValueError):
-            pytest.fail(f"{self.sdk} client printed no JSON result for {op}:\nstdout: {proc.stdout[-2000:]}\n"
-                        f"stderr: {proc.stderr[-2000:]}")
 
 
 def ok(res, what):

@@ -12,7 +12,9 @@
 // get_function_url_config, list_functions, and two operations the host does
 // not serve: get_policy, put_function_concurrency. "Payload" is the raw
 // payload text; "PayloadSize": N sends a JSON document {"blob":"xxx…"} of
-// exactly N bytes instead.
+// exactly N bytes instead. Credentials: fixed dummy ones ("conformance"),
+// unless the request gives "accessKeyId" and "secretAccessKey" (and
+// optionally "sessionToken").
 //
 // On success: the SDK's output fields (Payload as UTF-8 text, ResultMetadata
 // replaced by requestId). On failure:
@@ -61,6 +63,9 @@ type request struct {
 	Qualifier                    *string `json:"Qualifier"`
 	TenantId                     *string `json:"TenantId"`
 	ReservedConcurrentExecutions *int32  `json:"ReservedConcurrentExecutions"`
+	AccessKeyID                  *string `json:"accessKeyId"`
+	SecretAccessKey              *string `json:"secretAccessKey"`
+	SessionToken                 string  `json:"sessionToken"`
 }
 
 type result = map[string]any
@@ -125,11 +130,21 @@ func newClient(req request) *lambda.Client {
 	if region == "" {
 		region = "us-east-1"
 	}
+	// The fixed dummy credentials, unless the request names its own (a host
+	// with access keys checks the signature made with them).
+	creds := aws.Credentials{AccessKeyID: "conformance", SecretAccessKey: "conformance",
+		SessionToken: req.SessionToken, Source: "conformance"}
+	if req.AccessKeyID != nil {
+		creds.AccessKeyID = *req.AccessKeyID
+	}
+	if req.SecretAccessKey != nil {
+		creds.SecretAccessKey = *req.SecretAccessKey
+	}
 	return lambda.New(lambda.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(req.Endpoint),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "conformance", SecretAccessKey: "conformance", Source: "conformance"}, nil
+			return creds, nil
 		}),
 		// No retries: every error reaches the caller.
 		Retryer:          aws.NopRetryer{},

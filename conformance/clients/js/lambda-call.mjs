@@ -11,6 +11,8 @@
 //   not serve: get_policy, put_function_concurrency.
 // Payload: "Payload" is the raw payload text, sent as is; "PayloadSize": N
 //   sends instead a JSON document {"blob":"xxx…"} of exactly N bytes.
+// Credentials: fixed dummy ones ("conformance"), unless the request gives
+//   "accessKeyId" and "secretAccessKey" (and optionally "sessionToken").
 //
 // Result on success: the SDK's parsed output fields (Payload decoded as UTF-8
 // text, $metadata replaced by requestId). On failure:
@@ -53,11 +55,22 @@ function readRequest() {
   return JSON.parse(raw);
 }
 
+// The fixed dummy credentials, unless the request names its own (a host
+// with access keys checks the signature made with them).
+function credentialsOf(req) {
+  const credentials = {
+    accessKeyId: req.accessKeyId ?? "conformance",
+    secretAccessKey: req.secretAccessKey ?? "conformance",
+  };
+  if (req.sessionToken !== undefined) credentials.sessionToken = req.sessionToken;
+  return credentials;
+}
+
 function makeClient(req) {
   return new LambdaClient({
     endpoint: req.endpoint,
     region: req.region || "us-east-1",
-    credentials: { accessKeyId: "conformance", secretAccessKey: "conformance" },
+    credentials: credentialsOf(req),
     maxAttempts: 1, // no retries: every error reaches the caller
     requestHandler: { connectionTimeout: 5000, requestTimeout: (req.timeoutSeconds || 60) * 1000 },
   });

@@ -42,8 +42,18 @@ Actions (event["action"]):
                   sent, then exit 1 mid-body
   tmp_write       write event["content"] to /tmp/event["name"]; answer {"pid"}
   tmp_read        answer {"content": /tmp/event["name"] or null, "pid"}
+  flood           open event["n"] connections to its own Runtime API, see how
+                  many stay open and how many are answered 503 and closed,
+                  close them all, answer {"open", "refused"}
+  malformed       send the Runtime API a request HTTP cannot parse, then wait
   tmp_fill        write event["mb"] MB to /tmp/fill; answer {"written_mb",
                   "errno" (the error's name, or null)}; the file is removed
+  whoami          {"pid", "uid", "gid", "groups", "runtime_api" (its
+                  AWS_LAMBDA_RUNTIME_API)}
+  probe           act as a hostile function: attack the other sandboxes and
+                  the host as event asks (their pids, Runtime APIs, the Lambda
+                  API unsigned, connections, the host's files) and answer what
+                  it could do; see hostile_probe.py
 An API Gateway event (one with "requestContext") takes its action from its
 JSON body instead.
 """
@@ -53,6 +63,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -170,6 +181,24 @@ def post_error(request_id, err_type, message):
                 {"Lambda-Runtime-Function-Error-Type": err_type, "Content-Type": "application/json"})
 
 
+def flood(n):
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+    held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(n)]
+    time.sleep(0.3)
+    refused = 0
+    for s in held:
+        s.setblocking(False)
+        try:
+            data = s.recv(4096)
+        except BlockingIOError:
+            continue
+        if not data or b" 503 " in data:
+            refused += 1
+    for s in held:
+        s.close()
+    return {"open": n - refused, "refused": refused}
+
+
 def tmp_action(action, event):
     path = os.path.join("/tmp", event.get("name", "fill"))
     if action == "tmp_write":
@@ -274,6 +303,19 @@ def handle(request_id, headers, body):
         conn.send(b'{"half": ')
         time.sleep(0.05)
         os._exit(1)
+    elif action == "whoami":
+        respond(request_id, {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
+                             "groups": os.getgroups(), "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"]})
+    elif action == "probe":
+        import hostile_probe
+        respond(request_id, hostile_probe.run(event))
+    elif action == "flood":
+        respond(request_id, flood(event.get("n", 100)))
+    elif action == "malformed":
+        host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        time.sleep(30)
     elif action in ("tmp_write", "tmp_read", "tmp_fill"):
         respond(request_id, dict(tmp_action(action, event), pid=os.getpid()))
     elif action == "error":

@@ -103,10 +103,11 @@ async fn call(args: &InvokeArgs) -> Result<ExitCode, String> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (function_error, log, error_type) = (
+    let (function_error, log, error_type, request_id) = (
         header("x-amz-function-error"),
         header("x-amz-log-result"),
         header("x-amzn-errortype"),
+        header("x-amzn-requestid"),
     );
     let body = resp
         .into_body()
@@ -122,8 +123,9 @@ async fn call(args: &InvokeArgs) -> Result<ExitCode, String> {
     }
     let body = String::from_utf8_lossy(&body);
     if !status.is_success() {
-        let kind = error_type.unwrap_or_else(|| status.to_string());
-        return Err(format!("{kind}: {body}"));
+        let kind = error_type.unwrap_or_else(|| "error".to_string());
+        let id = request_id.unwrap_or_else(|| "none".to_string());
+        return Err(format!("{kind} (HTTP {status}, request id {id}): {body}"));
     }
     println!("{body}");
     Ok(if function_error.is_some() {

@@ -81,6 +81,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, not escape codes in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -110,7 +112,8 @@ fn main() -> ExitCode {
                 Err(
                     e @ (ServeError::Manifest(_)
                     | ServeError::Insecure { .. }
-                    | ServeError::AuthKeys(_)),
+                    | ServeError::AuthKeys(_)
+                    | ServeError::Unsupported(_)),
                 ) => {
                     eprintln!("flick: {e}");
                     ExitCode::from(2)

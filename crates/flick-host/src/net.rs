@@ -7,16 +7,25 @@
 //! connection that takes longer than `header_timeout` to send a request's
 //! head, or sits idle that long between requests, is closed. An accept that
 //! fails (out of descriptors) pauses the loop briefly instead of spinning.
+//! [`stall_limit`] does for request bodies what the head timeout does for
+//! heads.
 //! `admit` may turn a connection away before any byte is read (a sandbox's
 //! Runtime API takes its own runtime only); `on_malformed` hears of a
 //! connection that ended in a request HTTP could not parse.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
+use bytes::Bytes;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -141,8 +150,7 @@ impl Accepting {
                 continue;
             }
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-                // Answered, not left hanging: the client learns at once and may retry.
-                let _ = stream.try_write(TOO_MANY);
+                refuse(stream);
                 continue;
             };
             no_delay(&stream);
@@ -199,6 +207,72 @@ impl Connection {
                 on_malformed(e.to_string());
             }
         }
+    }
+}
+
+/// Answers a connection over the limit and closes it: the client learns at
+/// once and may retry, instead of waiting on a connection nobody reads.
+fn refuse(stream: TcpStream) {
+    use std::io::Write;
+    // Written through the plain socket: a stream just accepted is not yet
+    // known to the reactor as writable. A fresh socket's buffer takes it whole.
+    if let Ok(mut socket) = stream.into_std() {
+        let _ = socket.write_all(TOO_MANY);
+        let _ = socket.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A request body that sends nothing for `limit` fails, so that a client
+/// trickling (or stopping) mid-body cannot hold a request open for ever;
+/// the handler sees a body read error, not a large body.
+pub async fn stall_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let guarded = StallingBody {
+        inner: body,
+        limit,
+        deadline: Box::pin(tokio::time::sleep(limit)),
+    };
+    next.run(Request::from_parts(parts, Body::new(guarded)))
+        .await
+}
+
+struct StallingBody {
+    inner: Body,
+    limit: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for StallingBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.limit;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(frame)
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(format!(
+                    "the request body sent nothing for {} s",
+                    this.limit.as_secs()
+                ))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

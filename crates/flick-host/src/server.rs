@@ -17,7 +17,7 @@ use crate::build_step::{self, BuildError};
 use crate::gateway::Gateway;
 use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::{Manifest, ManifestError, Network};
 use crate::net::{Limits, Server};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
@@ -28,10 +28,6 @@ use crate::sandbox::users::SandboxUsers;
 use crate::sandbox::HostContext;
 use crate::scheduler::Scheduler;
 use crate::watchdog::Watchdog;
-
-/// How long a client may take to send a request's head, or stay idle
-/// between requests, before its connection is closed.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -66,6 +62,8 @@ pub enum ServeError {
     Insecure { addr: SocketAddr },
     #[error("FLICK_AUTH_KEYS: {0}")]
     AuthKeys(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot find the host's own binary to start sandboxes with: {0}")]
     OwnBinary(std::io::Error),
     #[error("cannot create the state directory {path}: {source}")]
@@ -81,7 +79,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if let Some(listen) = options.listen {
         manifest.server.listen = listen;
     }
-    let keys = Arc::new(auth::Keys::new(access_keys(&manifest)?));
+    let keys = Arc::new(auth::Keys::new(
+        access_keys(&manifest)?,
+        &manifest.server.region,
+    ));
     let addr = manifest.server.listen;
     if !addr.ip().is_loopback() && keys.is_empty() && !options.insecure {
         return Err(ServeError::Insecure { addr });
@@ -118,10 +119,25 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     tracing::info!("/tmp: {}", tmp.describe());
     let users = SandboxUsers::new(manifest.server.sandbox_uids).map(Arc::new);
     match &users {
-        Some(u) => tracing::info!("users: {}", u.describe()),
+        Some(u) => {
+            tracing::info!("users: {}", u.describe());
+            warn_if_readable(&options.config, &manifest);
+        }
         None => tracing::warn!(
             "users: sandboxes run as the host's user (only root can give each its own)"
         ),
+    }
+    if users.is_none() {
+        if let Some(f) = manifest
+            .functions
+            .values()
+            .find(|f| f.network == Network::None)
+        {
+            return Err(ServeError::Unsupported(format!(
+                "functions.{}.network = \"none\" needs a network namespace, which only a host running as root can make",
+                f.name
+            )));
+        }
     }
     let watchdog = match Watchdog::start(memory.dir()) {
         Ok(w) => Some(Arc::new(w)),
@@ -161,14 +177,19 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let gateway = Arc::new(Gateway::new(scheduler.clone()));
     // The Lambda API has every path under its API versions; all other
     // requests are plain HTTP for the gateway.
+    let timeout = Duration::from_secs(manifest.server.request_timeout_s);
     let app = invoke_api::router(api)
-        .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await });
+        .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await })
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            crate::net::stall_limit,
+        ));
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
     let limits = Limits {
         max_connections: manifest.server.max_connections,
-        header_timeout: Some(HEADER_TIMEOUT),
+        header_timeout: Some(timeout),
     };
     let server = Server::start(listener, app, limits, None, None);
 
@@ -190,6 +211,22 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     logs.flush().await;
     memory.cleanup();
     Ok(())
+}
+
+/// Sandboxes run as other users, so a manifest that others may read gives
+/// every function the others' environment variables (and the host's keys).
+fn warn_if_readable(path: &std::path::Path, manifest: &Manifest) {
+    use std::os::unix::fs::PermissionsExt;
+    let secrets = !manifest.server.auth_keys.is_empty()
+        || manifest.functions.values().any(|f| !f.env.is_empty());
+    let readable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
+    if secrets && readable {
+        tracing::warn!(
+            "{} holds environment variables or keys and any user may read it, functions included: \
+             chmod o-r it (or move the secrets to the host's environment)",
+            path.display()
+        );
+    }
 }
 
 /// The manifest's keys and those of `FLICK_AUTH_KEYS` (`ID:SECRET,ID:SECRET`),

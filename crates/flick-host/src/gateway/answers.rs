@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     NotFound,
+    /// A body that could not be read (broken off, malformed, stalled).
+    BadRequest,
     TooLarge,
     Throttled,
     BadGateway,
@@ -22,6 +24,7 @@ impl Answer {
     fn parts(self) -> (StatusCode, &'static str) {
         match self {
             Answer::NotFound => (StatusCode::NOT_FOUND, "Not Found"),
+            Answer::BadRequest => (StatusCode::BAD_REQUEST, "Bad Request"),
             Answer::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
             Answer::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
             Answer::BadGateway => (StatusCode::BAD_GATEWAY, "Internal Server Error"),

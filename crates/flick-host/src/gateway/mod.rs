@@ -27,7 +27,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::Version;
 use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::sandbox::InvokeRequest;
 use crate::scheduler::Scheduler;
@@ -108,7 +108,10 @@ impl Gateway {
         let body = Limited::new(body, MAX_BODY)
             .collect()
             .await
-            .map_err(|_| Answer::TooLarge)?
+            .map_err(|e| match e.is::<LengthLimitError>() {
+                true => Answer::TooLarge,
+                false => Answer::BadRequest,
+            })?
             .to_bytes();
         let request = GatewayRequest {
             method,
@@ -193,4 +196,54 @@ fn field_paths(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     walk("", v, &mut out);
     out
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    fn decoded_body(event: &serde_json::Value) -> Vec<u8> {
+        match (event["body"].as_str(), event["isBase64Encoded"].as_bool()) {
+            (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+            (Some(b), _) => b.as_bytes().to_vec(),
+            (None, _) => Vec::new(),
+        }
+    }
+
+    proptest! {
+        /// Whatever a client sends, both payload versions carry its path,
+        /// query and body unchanged.
+        #[test]
+        fn events_carry_any_request_whole(
+            path in "/[a-zA-Z0-9/%._~-]{0,60}",
+            query in "[a-zA-Z0-9=&%+._-]{0,60}",
+            headers in proptest::collection::vec(("[a-z][a-z0-9-]{0,15}", "[ -~]{0,30}"), 0..6),
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            content_type in prop::sample::select(vec!["text/plain", "application/json", "image/png", ""]),
+        ) {
+            let mut r = request::tests::sample();
+            r.raw_path = path.clone();
+            r.raw_query = query.clone();
+            r.headers = HeaderMap::new();
+            for (name, value) in &headers {
+                if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+                    r.headers.append(n, v);
+                }
+            }
+            if !content_type.is_empty() {
+                r.headers.insert("content-type", HeaderValue::from_static(content_type));
+            }
+            r.body = bytes::Bytes::from(body.clone());
+            let v2 = event_v2::event(&r);
+            prop_assert_eq!(v2["rawPath"].as_str(), Some(path.as_str()));
+            prop_assert_eq!(v2["rawQueryString"].as_str(), Some(query.as_str()));
+            prop_assert_eq!(decoded_body(&v2), body.clone());
+            let v1 = event_v1::event(&r);
+            prop_assert_eq!(v1["path"].as_str(), Some(path.as_str()));
+            prop_assert_eq!(decoded_body(&v1), body);
+        }
+    }
 }

@@ -3,8 +3,13 @@
 //! made with one of them, as every AWS SDK and the AWS CLI make it; what
 //! fails gets the service's own answer (403 with its error type and words).
 //!
-//! The body is read here, since the signature covers its hash, and handed
-//! on whole. Without keys nothing is checked (a host on loopback for one
+//! The headers are checked first (a known key, a fresh signing time, a
+//! credential scoped to this host's region and to Lambda); then the body
+//! is read, since the signature covers its hash, and handed on whole. A
+//! refused request's body is still read to its end (up to a bound), so that
+//! a client still sending gets the answer instead of a broken pipe. Session
+//! tokens (`X-Amz-Security-Token`) are signed over but not checked: the
+//! host's keys are long-lived ones. Without keys nothing is checked (a host on loopback for one
 //! developer); the server refuses to listen elsewhere without keys unless
 //! told `--insecure`.
 
@@ -14,24 +19,31 @@ use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::payload::{self, Refusal, MAX_SYNC_PAYLOAD};
-use super::sigv4::{self, SignatureError, Signed};
+use super::sigv4::{self, Authorization, SignatureError, Signed};
 use super::ApiError;
 
-/// The access keys a host accepts: key id → secret.
+/// The access keys a host accepts (key id → secret), for its region.
 #[derive(Debug, Default)]
-pub struct Keys(HashMap<String, String>);
+pub struct Keys {
+    secrets: HashMap<String, String>,
+    region: String,
+}
 
 impl Keys {
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Keys {
-        Keys(pairs.into_iter().collect())
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>, region: &str) -> Keys {
+        Keys {
+            secrets: pairs.into_iter().collect(),
+            region: region.to_string(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.secrets.is_empty()
     }
 }
 
@@ -45,18 +57,17 @@ pub async fn check(State(keys): State<Arc<Keys>>, req: Request, next: Next) -> R
 
 async fn verified(keys: &Keys, req: Request) -> Result<Request, Refusal> {
     let (parts, body) = req.into_parts();
-    let Some(header) = parts.headers.get("authorization") else {
-        return Err(ApiError::MissingAuthentication.into());
+    // Everything but the signature itself is checked before the body is
+    // read: a stranger must not make the host hold a body it will refuse.
+    let checked = check_headers(keys, &parts.headers);
+    let (auth, amz_date, secret) = match checked {
+        Ok(found) => found,
+        Err(error) => {
+            // Read to its end all the same, or a client still sending dies of EPIPE.
+            let close = payload::drain(&parts.headers, body).await;
+            return Err(Refusal { error, close });
+        }
     };
-    let header = header.to_str().map_err(|_| {
-        ApiError::IncompleteSignature("the Authorization header is not text".into())
-    })?;
-    let auth = sigv4::parse_authorization(header).map_err(signature_error)?;
-    let secret = keys
-        .0
-        .get(auth.access_key_id)
-        .ok_or(ApiError::UnrecognizedClient)?;
-    // Any operation's body: the largest is Invoke's, read whole (see payload).
     let too_large = |_| ApiError::RequestTooLarge {
         limit: MAX_SYNC_PAYLOAD,
     };
@@ -67,8 +78,30 @@ async fn verified(keys: &Keys, req: Request) -> Result<Request, Refusal> {
         headers: &parts.headers,
         body: &bytes,
     };
-    sigv4::verify(&auth, &signed, secret, SystemTime::now()).map_err(signature_error)?;
+    sigv4::verify(&auth, &signed, amz_date, secret).map_err(signature_error)?;
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The authorization, signing time and secret of a request whose headers pass.
+fn check_headers<'a>(
+    keys: &'a Keys,
+    headers: &'a HeaderMap,
+) -> Result<(Authorization<'a>, &'a str, &'a str), ApiError> {
+    let header = headers
+        .get("authorization")
+        .ok_or(ApiError::MissingAuthentication)?
+        .to_str()
+        .map_err(|_| {
+            ApiError::IncompleteSignature("the Authorization header is not text".into())
+        })?;
+    let auth = sigv4::parse_authorization(header).map_err(|e| signature_error(e).error)?;
+    let secret = keys
+        .secrets
+        .get(auth.access_key_id)
+        .ok_or(ApiError::UnrecognizedClient)?;
+    let amz_date = sigv4::check_headers(&auth, headers, &keys.region, "lambda", SystemTime::now())
+        .map_err(|e| signature_error(e).error)?;
+    Ok((auth, amz_date, secret))
 }
 
 fn signature_error(e: SignatureError) -> Refusal {
@@ -83,6 +116,7 @@ fn signature_error(e: SignatureError) -> Refusal {
         SignatureError::NotYetCurrent { signed, latest, now } => ApiError::InvalidSignature(format!(
             "Signature not yet current: {signed} is still later than {latest} ({now} + 5 min.)"
         )),
+        SignatureError::WrongScope(message) => ApiError::InvalidSignature(message),
     };
     error.into()
 }

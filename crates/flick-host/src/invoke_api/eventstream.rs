@@ -96,4 +96,23 @@ mod tests {
         // The check value of CRC-32/ISO-HDLC (zlib's crc32), which the framing uses.
         assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_event_decodes_to_what_was_encoded(
+                event_type in "[A-Za-z]{1,30}",
+                content_type in "[a-z/.+-]{1,60}",
+                payload in proptest::collection::vec(any::<u8>(), 0..4096),
+            ) {
+                let (headers, decoded) = decode(&event(&event_type, &content_type, &payload));
+                prop_assert_eq!(decoded, payload);
+                prop_assert_eq!(&headers[0].1, &event_type);
+                prop_assert_eq!(&headers[1].1, &content_type);
+            }
+        }
+    }
 }

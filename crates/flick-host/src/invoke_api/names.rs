@@ -271,4 +271,43 @@ mod tests {
         assert!(invalid("f", Some("bad!"))[0].contains("regular expression pattern"));
         assert_eq!(parse("echo:1", Some("2")), Err(RefError::QualifierMismatch));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_reference_is_parsed_or_refused(raw in "(?s).{0,300}", q in proptest::option::of(".{0,200}")) {
+                match parse(&raw, q.as_deref()) {
+                    Ok(r) => {
+                        prop_assert!(!r.name.is_empty());
+                        prop_assert!(raw.contains(&r.name));
+                    }
+                    Err(RefError::Invalid(errors)) => prop_assert!(!errors.is_empty()),
+                    Err(RefError::QualifierMismatch) => prop_assert!(q.is_some()),
+                }
+            }
+
+            #[test]
+            fn every_valid_form_gives_back_its_name(
+                name in "[a-zA-Z0-9_.-]{1,64}",
+                qualifier in proptest::option::of("[a-zA-Z0-9_-]{1,20}|\\$LATEST"),
+                form in 0..3usize,
+            ) {
+                let base = match form {
+                    0 => name.clone(),
+                    1 => format!("123456789012:function:{name}"),
+                    _ => format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
+                };
+                let raw = match &qualifier {
+                    Some(q) => format!("{base}:{q}"),
+                    None => base,
+                };
+                let r = parse(&raw, None).unwrap();
+                prop_assert_eq!(r.name, name);
+                prop_assert_eq!(r.qualifier, qualifier);
+            }
+        }
+    }
 }

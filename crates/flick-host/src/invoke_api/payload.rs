@@ -87,19 +87,32 @@ pub async fn read(
             continue;
         };
         size += data.len();
-        if size <= limit {
-            kept.extend_from_slice(&data);
-        } else if size > DRAIN_LIMIT {
+        if size > DRAIN_LIMIT {
             return Err(Refusal {
                 error: too_large(size),
                 close: true,
             });
+        }
+        if size <= limit {
+            kept.extend_from_slice(&data);
         }
     }
     if size > limit {
         return Err(too_large(size).into());
     }
     Ok(kept.freeze())
+}
+
+/// Reads a body to its end and drops it (up to the bound), so that a
+/// refusal reaches a client that is still sending; whether the connection
+/// must close after the answer.
+pub async fn drain(headers: &HeaderMap, body: Body) -> bool {
+    read(headers, body, 0, |size| ApiError::RequestTooLarge {
+        limit: size,
+    })
+    .await
+    .err()
+    .is_some_and(|r| r.close)
 }
 
 /// The payload as JSON: an empty body is the empty object, as on Lambda.

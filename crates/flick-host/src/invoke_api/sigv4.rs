@@ -44,6 +44,8 @@ pub enum SignatureError {
         latest: String,
         now: String,
     },
+    /// The credential is scoped to another date, region or service.
+    WrongScope(String),
 }
 
 /// Takes an `Authorization` header apart.
@@ -88,14 +90,17 @@ pub struct Signed<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks `auth` against `request` with `secret`, at time `now`.
-pub fn verify(
+/// Checks what can be checked before the body is read: a signing time
+/// within five minutes of `now`, a credential scoped to that day, `region`
+/// and `service`, and the `host` header signed. Returns the signing time.
+pub fn check_headers<'a>(
     auth: &Authorization<'_>,
-    request: &Signed<'_>,
-    secret: &str,
+    headers: &'a HeaderMap,
+    region: &str,
+    service: &str,
     now: SystemTime,
-) -> Result<(), SignatureError> {
-    let amz_date = header(request.headers, "x-amz-date").ok_or_else(|| {
+) -> Result<&'a str, SignatureError> {
+    let amz_date = header(headers, "x-amz-date").ok_or_else(|| {
         SignatureError::Incomplete("Authorization requires the X-Amz-Date header.".into())
     })?;
     let signed_at = crate::clock::parse_amz_date(amz_date).ok_or_else(|| {
@@ -104,11 +109,44 @@ pub fn verify(
         ))
     })?;
     check_time(signed_at, now)?;
-    if auth.scope.split('/').count() != 4 || !auth.scope.ends_with("/aws4_request") {
+    if !auth.signed_headers.contains(&"host") {
+        return Err(SignatureError::Incomplete(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
+    let scope: Vec<&str> = auth.scope.split('/').collect();
+    let [date, scope_region, scope_service, "aws4_request"] = scope[..] else {
         return Err(SignatureError::Incomplete(
             "Credential must be KEY/DATE/REGION/SERVICE/aws4_request".into(),
         ));
+    };
+    if date != &amz_date[..8] {
+        return Err(SignatureError::WrongScope(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{date}' != '{}', from '{amz_date}'.",
+            &amz_date[..8]
+        )));
     }
+    if scope_region != region {
+        return Err(SignatureError::WrongScope(format!(
+            "Credential should be scoped to a valid region, not '{scope_region}'. This host serves '{region}'."
+        )));
+    }
+    if scope_service != service {
+        return Err(SignatureError::WrongScope(format!(
+            "Credential should be scoped to correct service: '{service}'."
+        )));
+    }
+    Ok(amz_date)
+}
+
+/// Checks the signature of `request` with `secret`; `amz_date` is the
+/// signing time [`check_headers`] accepted.
+pub fn verify(
+    auth: &Authorization<'_>,
+    request: &Signed<'_>,
+    amz_date: &str,
+    secret: &str,
+) -> Result<(), SignatureError> {
     let canonical = canonical_request(request, &auth.signed_headers);
     let expected = signature(&canonical, amz_date, auth.scope, secret);
     // Compared without an early exit, so the time taken tells nothing.
@@ -311,13 +349,36 @@ mod tests {
     fn check(secret: &str, body: &[u8], now: SystemTime) -> Result<(), SignatureError> {
         let (method, uri, headers) = botocore_request();
         let auth = parse_authorization(AUTHORIZATION).unwrap();
+        let amz_date = check_headers(&auth, &headers, "us-east-1", "lambda", now)?;
         let request = Signed {
             method: &method,
             uri: &uri,
             headers: &headers,
             body,
         };
-        verify(&auth, &request, secret, now)
+        verify(&auth, &request, amz_date, secret)
+    }
+
+    #[test]
+    fn a_signature_scoped_elsewhere_is_refused_before_the_body() {
+        let (_, _, headers) = botocore_request();
+        let auth = parse_authorization(AUTHORIZATION).unwrap();
+        let now = crate::clock::parse_amz_date("20261127T073941Z").unwrap();
+        assert!(check_headers(&auth, &headers, "us-east-1", "lambda", now).is_ok());
+        assert!(matches!(
+            check_headers(&auth, &headers, "eu-west-1", "lambda", now),
+            Err(SignatureError::WrongScope(m)) if m.contains("'us-east-1'")
+        ));
+        assert!(matches!(
+            check_headers(&auth, &headers, "us-east-1", "sts", now),
+            Err(SignatureError::WrongScope(_))
+        ));
+        let unsigned_host = AUTHORIZATION.replace("content-type;host;", "content-type;");
+        let auth = parse_authorization(&unsigned_host).unwrap();
+        assert!(matches!(
+            check_headers(&auth, &headers, "us-east-1", "lambda", now),
+            Err(SignatureError::Incomplete(m)) if m.contains("'Host'")
+        ));
     }
 
     #[test]
@@ -362,15 +423,16 @@ mod tests {
         sign(&method, &uri, &mut headers, b"{}", key, now);
         let value = headers["authorization"].to_str().unwrap().to_string();
         let auth = parse_authorization(&value).unwrap();
+        let amz_date = check_headers(&auth, &headers, "eu-west-1", "lambda", now).unwrap();
         let request = Signed {
             method: &method,
             uri: &uri,
             headers: &headers,
             body: b"{}",
         };
-        assert_eq!(verify(&auth, &request, "s3cret", now), Ok(()));
+        assert_eq!(verify(&auth, &request, amz_date, "s3cret"), Ok(()));
         assert_eq!(
-            verify(&auth, &request, "other", now),
+            verify(&auth, &request, amz_date, "other"),
             Err(SignatureError::Mismatch)
         );
     }
@@ -397,5 +459,40 @@ mod tests {
             parse_authorization("AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00"),
             Err(SignatureError::Incomplete(m)) if m.contains("Credential")
         ));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_authorization_header_is_read_or_refused(value in "(?s).{0,300}") {
+                let _ = parse_authorization(&value);
+            }
+
+            #[test]
+            fn a_signature_covers_every_byte_of_the_body(
+                body in proptest::collection::vec(any::<u8>(), 0..512),
+                flip in any::<prop::sample::Index>(),
+            ) {
+                let (method, uri, mut headers) = botocore_request();
+                headers.remove("authorization");
+                let now = SystemTime::now();
+                let key = SigningKey { access_key_id: "AKID", secret: "s", region: "us-east-1", service: "lambda" };
+                sign(&method, &uri, &mut headers, &body, key, now);
+                let value = headers["authorization"].to_str().unwrap().to_string();
+                let auth = parse_authorization(&value).unwrap();
+                let amz_date = check_headers(&auth, &headers, "us-east-1", "lambda", now).unwrap();
+                let ok = Signed { method: &method, uri: &uri, headers: &headers, body: &body };
+                prop_assert_eq!(verify(&auth, &ok, amz_date, "s"), Ok(()));
+                if !body.is_empty() {
+                    let mut changed = body.clone();
+                    changed[flip.index(body.len())] ^= 1;
+                    let bad = Signed { body: &changed, ..ok };
+                    prop_assert_eq!(verify(&auth, &bad, amz_date, "s"), Err(SignatureError::Mismatch));
+                }
+            }
+        }
     }
 }

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub sandbox_uids: (u32, u32),
     /// Most connections the listener holds at once; one more gets a 503.
     pub max_connections: usize,
+    /// Longest a client may take to send a request's head, or stay idle
+    /// between requests, or pause mid-body, before it is let go.
+    pub request_timeout_s: u64,
     /// Access keys (id, secret) Lambda API requests must be signed with.
     pub auth_keys: Vec<(String, String)>,
 }
@@ -136,6 +139,8 @@ struct RawServer {
     sandbox_uids: Option<Spanned<(u32, u32)>>,
     #[serde(default = "default_max_connections")]
     max_connections: Spanned<usize>,
+    #[serde(default = "default_request_timeout")]
+    request_timeout_s: Spanned<u64>,
     #[serde(default)]
     auth: RawAuth,
 }
@@ -162,6 +167,7 @@ impl Default for RawServer {
             region: default_region(),
             sandbox_uids: None,
             max_connections: default_max_connections(),
+            request_timeout_s: default_request_timeout(),
             auth: RawAuth::default(),
         }
     }
@@ -178,6 +184,9 @@ fn default_region() -> String {
 }
 fn default_max_connections() -> Spanned<usize> {
     Spanned::new(0..0, 10_000)
+}
+fn default_request_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
 }
 
 #[derive(Deserialize)]
@@ -290,6 +299,11 @@ impl Manifest {
             )
         })?;
         check.at_least("server.max_connections", &raw.server.max_connections, 1)?;
+        check.range(
+            "server.request_timeout_s",
+            &raw.server.request_timeout_s,
+            (1, 3600),
+        )?;
         let sandbox_uids = match raw.server.sandbox_uids {
             None => crate::sandbox::users::DEFAULT_RANGE,
             Some(range) => {
@@ -311,6 +325,7 @@ impl Manifest {
             region: raw.server.region,
             sandbox_uids,
             max_connections: raw.server.max_connections.into_inner(),
+            request_timeout_s: raw.server.request_timeout_s.into_inner(),
             auth_keys: raw
                 .server
                 .auth

@@ -148,3 +148,39 @@ fn provisioned_beyond_concurrency() {
         "{e}"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the text, the parser answers, and a refusal names a place.
+        #[test]
+        fn any_text_is_parsed_or_refused(text in "(?s).{0,400}") {
+            if let Err(e) = parse(&text) {
+                prop_assert!(e.to_string().starts_with("invalid manifest flick.toml"));
+            }
+        }
+
+        /// Each numeric setting outside its range is refused by its key.
+        #[test]
+        fn out_of_range_numbers_name_their_key(
+            key in prop::sample::select(vec!["memory_mb", "timeout_s", "ephemeral_storage_mb"]),
+            value in any::<i64>(),
+        ) {
+            let text = format!("[functions.f]\ncommand = [\"x\"]\n{key} = {value}\n");
+            let (lo, hi) = match key {
+                "memory_mb" => (128, 10_240),
+                "timeout_s" => (1, 900),
+                _ => (512, 10_240),
+            };
+            match parse(&text) {
+                Ok(_) => prop_assert!((lo..=hi).contains(&value)),
+                Err(e) => {
+                    prop_assert!(!(lo..=hi).contains(&value));
+                    prop_assert!(e.to_string().contains(key), "{e}");
+                }
+            }
+        }
+    }
+}

@@ -54,7 +54,17 @@ pub fn serve(
     let on_malformed: crate::net::OnMalformed = Box::new(move |detail| {
         broken.fail_all(Failure::MalformedRequest { detail });
     });
-    let app = Router::new()
+    let limits = crate::net::Limits {
+        max_connections: MAX_CONNECTIONS,
+        // A runtime waits in /next for as long as no event comes.
+        header_timeout: None,
+    };
+    crate::net::Server::start(listener, app(mailbox), limits, admit, Some(on_malformed))
+}
+
+/// The Runtime API's routes for one sandbox.
+fn app(mailbox: Arc<Mailbox>) -> Router {
+    Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
             "/2018-06-01/runtime/invocation/{id}/response",
@@ -63,15 +73,10 @@ pub fn serve(
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         // Limits are applied per route below, with Lambda's own numbers.
         .layer(DefaultBodyLimit::disable())
-        .with_state(mailbox);
-    let limits = crate::net::Limits {
-        max_connections: MAX_CONNECTIONS,
-        // A runtime waits in /next for as long as no event comes.
-        header_timeout: None,
-    };
-    crate::net::Server::start(listener, app, limits, admit, Some(on_malformed))
+        .with_state(mailbox)
 }
 
 async fn next(State(mb): State<Arc<Mailbox>>) -> Response {
@@ -263,6 +268,14 @@ async fn not_found() -> Response {
     )
 }
 
+async fn wrong_method() -> Response {
+    runtime_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "InvalidRequest",
+        "not a method this Runtime API path takes",
+    )
+}
+
 fn answer(mb: &Mailbox, id: &str, outcome: Outcome) -> Response {
     match mb.answer(id, outcome) {
         Ok(()) => accepted(),
@@ -321,4 +334,53 @@ fn trailer_error(trailers: &HeaderMap) -> Option<Bytes> {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use tower_service::Service;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever a runtime sends, it gets a typed answer, never a panic
+        /// or a hang; nothing answers an invocation it was not given.
+        #[test]
+        fn any_request_gets_a_typed_answer(
+            method in prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]),
+            path in prop_oneof![
+                Just("/2018-06-01/runtime/invocation/next".to_string()),
+                "/2018-06-01/runtime/invocation/[a-z0-9-]{0,40}/(response|error)",
+                Just("/2018-06-01/runtime/init/error".to_string()),
+                "/[a-zA-Z0-9/_.-]{0,60}",
+            ],
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            streaming in any::<bool>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let mailbox = Arc::new(Mailbox::new());
+                let mut app = app(mailbox.clone());
+                let mut req = Request::builder().method(method).uri(&path);
+                if streaming {
+                    req = req.header(MODE_HEADER, "streaming");
+                }
+                let req = req.body(Body::from(body)).unwrap();
+                // /next with no event waits for one; a moment tells.
+                let answer = tokio::time::timeout(std::time::Duration::from_millis(50), app.call(req)).await;
+                let Ok(Ok(resp)) = answer else {
+                    prop_assert!(path.ends_with("/next") && method == "GET");
+                    return Ok(());
+                };
+                let status = resp.status().as_u16();
+                prop_assert!([202, 400, 403, 404, 405, 413].contains(&status), "{} {} -> {}", method, path, status);
+                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert!(doc.get("errorType").is_some() || doc.get("status").is_some());
+                Ok(())
+            })?;
+        }
+    }
 }

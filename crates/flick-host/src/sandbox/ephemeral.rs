@@ -145,6 +145,7 @@ impl TmpStorage {
                 keep: Vec::new(),
                 user: None,
                 own_network: false,
+                cgroup_view: None,
             };
             Shell::prepare(shell_program, &setup)
                 .await

@@ -51,6 +51,15 @@ impl MemoryControl {
         }
     }
 
+    /// The hierarchy a sandbox sees as its own, if there is one.
+    pub fn view(&self) -> Option<super::shell::CgroupView> {
+        match self {
+            MemoryControl::CgroupV1 { .. } => Some(super::shell::CgroupView::V1),
+            MemoryControl::CgroupV2 { .. } => Some(super::shell::CgroupView::V2),
+            MemoryControl::Rlimit => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             MemoryControl::CgroupV1 { dir } => format!("cgroup v1 at {}", dir.display()),

@@ -71,6 +71,7 @@ impl Prepared {
             keep: under_tmp(function),
             user,
             own_network,
+            cgroup_view: host.memory.view(),
         };
         let shell = Shell::prepare(&host.shell_program, &setup)
             .await

@@ -171,8 +171,11 @@ impl SqliteStore {
             tracing::info!("queue: {count} events waiting in {}", path.display());
         }
         let (commands, rx) = mpsc::channel();
+        let file = writer::FileIdentity::of(path)
+            .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
         let writer = Writer {
             conn,
+            file,
             shared: shared.clone(),
             max_batch: options.max_batch.max(1),
         };
@@ -386,6 +389,58 @@ mod tests {
             block_on(one.enqueue(event(&format!("e{i}"), "f"), 10)).unwrap();
         }
         assert_eq!(one.commits(), 5);
+    }
+
+    #[test]
+    fn a_database_deleted_under_the_store_is_written_back_whole() {
+        let dir = tempdir();
+        let path = dir.join("queue.db");
+        let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+        block_on(store.enqueue(event("before", "f"), 10)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        block_on(store.enqueue(event("after", "f"), 10)).unwrap();
+        assert!(path.exists(), "the file is back at its path");
+        block_on(store.close()).unwrap();
+        let reopened = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+        let ids: Vec<_> = std::iter::from_fn(|| claim(&reopened, "f"))
+            .map(|e| e.event.id)
+            .collect();
+        assert_eq!(ids, ["before", "after"], "nothing acknowledged was lost");
+    }
+
+    #[test]
+    fn a_database_that_cannot_be_written_back_refuses_events() {
+        let dir = tempdir();
+        let sub = dir.join("state");
+        std::fs::create_dir(&sub).unwrap();
+        let store = SqliteStore::open(&sub.join("queue.db"), StoreOptions::default()).unwrap();
+        std::fs::remove_dir_all(&sub).unwrap();
+        assert!(matches!(
+            block_on(store.enqueue(event("lost", "f"), 10)),
+            Err(StoreError::Database(m)) if m.contains("gone")
+        ));
+    }
+
+    #[test]
+    fn an_older_file_gains_the_tenant_column() {
+        let dir = tempdir();
+        let path = dir.join("old.db");
+        let old_schema = SCHEMA.replace("    tenant_id TEXT,\n", "");
+        assert!(!old_schema.contains("tenant_id"));
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(&old_schema)
+            .unwrap();
+        let store = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+        let mut e = event("t", "f");
+        e.tenant_id = Some("acme".into());
+        block_on(store.enqueue(e, 10)).unwrap();
+        block_on(store.close()).unwrap();
+        let reopened = SqliteStore::open(&path, StoreOptions::default()).unwrap();
+        assert_eq!(
+            claim(&reopened, "f").unwrap().event.tenant_id.as_deref(),
+            Some("acme")
+        );
     }
 
     #[test]

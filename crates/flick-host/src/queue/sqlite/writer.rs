@@ -4,6 +4,13 @@
 //! acceptances), applies them in one transaction, commits (one fsync for the
 //! group) and only then answers the callers and updates the in-memory index.
 //! Between batches it looks for events re-driven by `flick queue redrive`.
+//!
+//! Before each commit it checks that the database file is still the one it
+//! opened: a file deleted under a running host would take every commit into
+//! a file nobody will read again. The open connection can still read it, so
+//! the writer writes it back to its path and carries on with the copy; if
+//! that cannot be done (the folder is gone, another file took the name),
+//! each commit fails, loudly, and no event is accepted on the strength of it.
 
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
@@ -41,8 +48,40 @@ pub(super) enum Command {
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
+    /// The file `conn` was opened on, to notice it was deleted or replaced.
+    pub(super) file: FileIdentity,
     pub(super) shared: Arc<Shared>,
     pub(super) max_batch: usize,
+}
+
+/// A file by its path and identity (device and inode).
+pub(super) struct FileIdentity {
+    path: std::path::PathBuf,
+    id: (u64, u64),
+}
+
+impl FileIdentity {
+    pub(super) fn of(path: &std::path::Path) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+        })
+    }
+
+    /// Why the path no longer names the file, if it does not.
+    fn lost(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == self.id => None,
+            Ok(_) => Some(format!(
+                "{} was replaced by another file",
+                self.path.display()
+            )),
+            Err(e) => Some(format!("{} is gone ({e})", self.path.display())),
+        }
+    }
 }
 
 /// What a committed command leaves to do in memory.
@@ -113,22 +152,22 @@ impl Writer {
             }
             Err(e) if batch.len() == 1 => {
                 let command = batch.into_iter().next().expect("one command");
-                self.after_commit(command, Err(e.into()));
+                self.after_commit(command, Err(e));
             }
             Err(e) => {
                 tracing::warn!("queue: a group commit failed ({e}); committing one by one");
                 for command in batch {
                     let result = self
                         .commit(std::slice::from_ref(&command))
-                        .map(|mut a| a.pop().flatten())
-                        .map_err(StoreError::from);
+                        .map(|mut a| a.pop().flatten());
                     self.after_commit(command, result);
                 }
             }
         }
     }
 
-    fn commit(&mut self, batch: &[Command]) -> rusqlite::Result<Vec<Applied>> {
+    fn commit(&mut self, batch: &[Command]) -> Result<Vec<Applied>, StoreError> {
+        self.keep_file()?;
         let tx = self.conn.transaction()?;
         let mut applied = Vec::with_capacity(batch.len());
         for command in batch {
@@ -137,6 +176,56 @@ impl Writer {
         tx.commit()?;
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         Ok(applied)
+    }
+
+    /// Makes sure commits go to the file at the database's path.
+    fn keep_file(&mut self) -> Result<(), StoreError> {
+        let Some(why) = self.file.lost() else {
+            return Ok(());
+        };
+        tracing::error!("queue: {why} under the running host");
+        match self.restore() {
+            Ok(()) => {
+                tracing::error!(
+                    "queue: wrote the open database back to {}; nothing accepted was lost",
+                    self.file.path.display()
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(
+                    "queue: cannot write the database back ({e}): Event invocations are refused \
+                     until the host is restarted; events accepted so far are only in its memory"
+                );
+                Err(StoreError::Database(format!("the queue's database {why}")))
+            }
+        }
+    }
+
+    /// Writes the database the connection still holds back to its path, and
+    /// goes on with that copy.
+    fn restore(&mut self) -> Result<(), StoreError> {
+        if self.file.path.exists() {
+            return Err(StoreError::Database(
+                "another file has taken its name".into(),
+            ));
+        }
+        // What the write-ahead log holds goes into the database first, so
+        // that the copy is whole and the old log is empty.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let path = self.file.path.to_string_lossy().into_owned();
+        self.conn.execute("VACUUM INTO ?1", [&path])?;
+        // Closed before the copy is opened: closing removes the log files
+        // named after the path, which must not be the copy's.
+        drop(std::mem::replace(
+            &mut self.conn,
+            Connection::open_in_memory()?,
+        ));
+        self.conn = super::connect(&self.file.path)?;
+        self.file =
+            FileIdentity::of(&self.file.path).map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(())
     }
 
     fn after_commit(&self, command: Command, result: Result<Applied, StoreError>) {

@@ -16,6 +16,9 @@ use std::path::Path;
 
 use super::{loop_tmp, Exec, Setup, TmpSetup, STATUS_FD};
 
+/// The size of a sandbox's `/dev/shm`, in MB (its pages count as memory).
+const SHM_MB: u64 = 64;
+
 /// Runs the shell; never returns.
 pub fn run() -> ! {
     // SAFETY: the host opened this descriptor for the shell (see Shell::prepare)
@@ -92,6 +95,10 @@ fn apply(setup: &Setup) -> Result<(), String> {
     if private {
         private_mounts()?;
         private_tmp(setup)?;
+        private_scratch()?;
+        if let Some(view) = setup.cgroup_view {
+            own_cgroup_view(view);
+        }
         if setup.user.is_some() {
             // Other users' processes (the host, other sandboxes) vanish from /proc.
             mount(
@@ -167,6 +174,60 @@ fn private_tmp(setup: &Setup) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// The other places processes share files through: `/var/tmp` is the
+/// sandbox's `/tmp` again, and `/dev/shm` a small memory file system of its own.
+fn private_scratch() -> Result<(), String> {
+    if Path::new("/var/tmp").is_dir() {
+        mount(Some("/tmp"), "/var/tmp", None, None, libc::MS_BIND)?;
+    }
+    if Path::new("/dev/shm").is_dir() {
+        let options = format!("size={SHM_MB}m,mode=1777");
+        mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), Some(&options), 0)?;
+    }
+    Ok(())
+}
+
+/// Shows the sandbox its own memory cgroup (as the hierarchy's root, with
+/// its own limit, which JVMs and Node.js read to size themselves) and
+/// nothing of the others, whose process lists would give their pids away.
+/// A kernel that refuses leaves the host's view, hidden.
+fn own_cgroup_view(view: super::CgroupView) {
+    // SAFETY: unshare has no memory-safety preconditions; the shell is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
+        return;
+    }
+    let hidden = mount(
+        Some("tmpfs"),
+        "/sys/fs/cgroup",
+        Some("tmpfs"),
+        Some("mode=755"),
+        libc::MS_NOEXEC,
+    );
+    if hidden.is_err() {
+        return;
+    }
+    let _ = match view {
+        super::CgroupView::V1 => std::fs::create_dir("/sys/fs/cgroup/memory")
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                mount(
+                    Some("cgroup"),
+                    "/sys/fs/cgroup/memory",
+                    Some("cgroup"),
+                    Some("memory"),
+                    libc::MS_NOEXEC,
+                )
+            }),
+        super::CgroupView::V2 => mount(
+            Some("cgroup2"),
+            "/sys/fs/cgroup",
+            Some("cgroup2"),
+            None,
+            libc::MS_NOEXEC,
+        ),
+    };
 }
 
 /// A network namespace with loopback only, up.

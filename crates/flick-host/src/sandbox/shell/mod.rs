@@ -50,6 +50,18 @@ pub struct Setup {
     pub user: Option<u32>,
     /// A network namespace of its own, with loopback only.
     pub own_network: bool,
+    /// Which memory cgroup hierarchy to show as the sandbox's own (its
+    /// cgroup as the root), hiding every other sandbox's.
+    pub cgroup_view: Option<CgroupView>,
+}
+
+/// The memory cgroup hierarchy a sandbox sees at `/sys/fs/cgroup`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum CgroupView {
+    /// v1: `/sys/fs/cgroup/memory`.
+    V1,
+    /// v2: `/sys/fs/cgroup` itself.
+    V2,
 }
 
 /// How the sandbox's `/tmp` is made.
