@@ -4,6 +4,7 @@ END and REPORT) lasts until the runtime asks for its next event, while the
 caller gets its answer as soon as the runtime posts it; and an event whose
 sandbox died before taking it goes to a fresh sandbox instead of failing."""
 
+import json
 import os
 import re
 import signal
@@ -98,3 +99,30 @@ def test_a_response_cut_off_by_a_crash_is_a_crash(host):
     assert re.search(r"Runtime exited with error: exit status 1$", result["errorMessage"]), result
     resp, result = host.invoke("raw", {"action": "echo", "n": 2})
     assert result == {"action": "echo", "n": 2}
+
+
+def test_duration_does_not_count_the_idle_time_before_the_event(host):
+    host.invoke("raw", {"action": "echo"})
+    time.sleep(1.0)
+    resp, _ = host.invoke("raw", {"action": "echo"}, LogType="Tail")
+    [report] = report_lines(decode_tail(resp), request_id_of(resp))
+    assert float(report.group("duration")) < 500, report.group(0)
+
+
+def server_timing(resp):
+    header = resp["ResponseMetadata"]["HTTPHeaders"].get("server-timing", "")
+    return {part.split(";dur=")[0].strip(): float(part.split(";dur=")[1]) for part in header.split(",") if part}
+
+
+def test_server_timing_tells_the_phases_and_recycle_makes_the_next_cold(host):
+    status, _, body = host.http("POST", "/_flick/functions/victim/recycle")
+    assert status == 200 and json.loads(body)["function"] == "victim", body
+    cold, _ = host.invoke("victim", {"action": "pid"}, LogType="Tail")
+    phases = server_timing(cold)
+    assert set(phases) == {"sandbox", "init", "invoke"}, phases
+    [report] = report_lines(decode_tail(cold), request_id_of(cold))
+    assert abs(float(report.group("init")) - phases["init"]) < 0.01, (report.group(0), phases)
+    warm, _ = host.invoke("victim", {"action": "pid"})
+    assert set(server_timing(warm)) == {"invoke"}
+    status, _, body = host.http("POST", "/_flick/functions/nobody/recycle")
+    assert status == 404 and b"nobody" in body

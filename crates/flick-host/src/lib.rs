@@ -14,6 +14,7 @@
 //! START/END/REPORT lines; [`manifest`] is the configuration. [`serve`]
 //! composes the APIs on one address and puts it all together.
 
+pub mod admin;
 pub mod build_step;
 pub(crate) mod clock;
 pub mod function;

@@ -23,7 +23,9 @@ use tokio::sync::{oneshot, Notify};
 use crate::function::Function;
 use crate::manifest::Manifest;
 use crate::outcome::Outcome;
-use crate::sandbox::{HostContext, InitType, InvokeRequest, InvokeResult, Reserve, Sandbox};
+use crate::sandbox::{
+    HostContext, InitType, InvokeRequest, InvokeResult, Phases, Reserve, Sandbox,
+};
 
 /// How long an invocation waits for a sandbox that has answered its last
 /// event to ask for the next one, before it starts another sandbox (or is
@@ -118,8 +120,34 @@ impl Scheduler {
             function,
             answer,
             answered: None,
+            phases: Phases::default(),
             task,
         })
+    }
+
+    /// Retires every sandbox of `name`: idle ones stop now, busy ones when
+    /// their invocation ends, so the next invocation is a cold start (on new
+    /// code, after a rebuild). Prepared sandboxes stay: they hold no code.
+    /// Returns how many were retired, or None for an unknown function.
+    pub fn recycle(&self, name: &str) -> Option<usize> {
+        let pool = self.pools.get(name)?;
+        let slots = pool.function.config.per_sandbox_concurrency;
+        let (count, retired) = {
+            let mut st = pool.lock();
+            let all = st.all.clone();
+            for sandbox in &all {
+                sandbox.retire_after_use();
+            }
+            let idle: Vec<_> = all
+                .iter()
+                .filter(|s| st.is_idle(s, slots))
+                .cloned()
+                .collect();
+            let retired = idle.iter().filter_map(|s| st.retire(s)).collect::<Vec<_>>();
+            (all.len(), retired)
+        };
+        pool.after_retire(retired);
+        Some(count)
     }
 
     /// Stops taking invocations, waits up to `grace` for those under way,
@@ -147,9 +175,10 @@ impl Scheduler {
 /// An invocation under way.
 pub struct Running {
     function: Arc<Function>,
-    answer: oneshot::Receiver<Outcome>,
+    answer: oneshot::Receiver<(Outcome, Phases)>,
     /// The answer, once it came.
     answered: Option<Result<Outcome, ScheduleError>>,
+    phases: Phases,
     task: tokio::task::JoinHandle<InvokeResult>,
 }
 
@@ -161,12 +190,20 @@ impl Running {
             return answered.clone();
         }
         let answered = match (&mut self.answer).await {
-            Ok(outcome) => Ok(outcome),
+            Ok((outcome, phases)) => {
+                self.phases = phases;
+                Ok(outcome)
+            }
             // Only a host bug ends the task without an answer.
             Err(_) => Err(self.abnormal_end("without an answer")),
         };
         self.answered = Some(answered.clone());
         answered
+    }
+
+    /// Where the time to the answer went; empty before the answer.
+    pub fn phases(&self) -> Phases {
+        self.phases
     }
 
     fn abnormal_end(&self, how: &str) -> ScheduleError {
@@ -311,7 +348,7 @@ impl Pool {
         self: Arc<Self>,
         mut lease: Lease,
         req: InvokeRequest,
-        answer_tx: oneshot::Sender<Outcome>,
+        answer_tx: oneshot::Sender<(Outcome, Phases)>,
     ) -> InvokeResult {
         let tenant = self.tenant_of(&req);
         let mut answer_tx = Some(answer_tx);
@@ -324,7 +361,7 @@ impl Pool {
             };
             let Some(next) = retry else {
                 if let Some(tx) = answer_tx.take() {
-                    let _ = tx.send(result.outcome.clone());
+                    let _ = tx.send((result.outcome.clone(), Phases::default()));
                 }
                 return result;
             };
@@ -339,7 +376,7 @@ impl Pool {
         lease: Lease,
         req: &InvokeRequest,
         tenant: &Option<String>,
-        answer_tx: &mut Option<oneshot::Sender<Outcome>>,
+        answer_tx: &mut Option<oneshot::Sender<(Outcome, Phases)>>,
     ) -> InvokeResult {
         let sandbox = match lease {
             Lease::Warm(sandbox) => sandbox,
@@ -347,9 +384,9 @@ impl Pool {
         };
         let mut finishing = false;
         let result = sandbox
-            .invoke(req.clone(), |outcome| {
+            .invoke(req.clone(), |outcome, phases| {
                 if let Some(tx) = answer_tx.take() {
-                    let _ = tx.send(outcome.clone());
+                    let _ = tx.send((outcome.clone(), phases));
                 }
                 self.lock().finishing.push(tenant.clone());
                 finishing = true;
@@ -408,7 +445,7 @@ impl Pool {
                 st.finishing.swap_remove(at);
             }
         }
-        let retired = if reusable && !st.closed && sandbox.is_alive() {
+        let retired = if reusable && !st.closed && sandbox.is_alive() && !sandbox.retiring() {
             st.free.push(sandbox);
             None
         } else {
@@ -451,14 +488,16 @@ impl Pool {
 }
 
 impl PoolState {
+    /// Whether every invocation slot of `sandbox` is free.
+    fn is_idle(&self, sandbox: &Arc<Sandbox>, slots: usize) -> bool {
+        self.free.iter().filter(|f| Arc::ptr_eq(f, sandbox)).count() == slots
+    }
+
     /// The least recently used sandbox of another tenant whose every slot is free.
     fn idle_of_another(&self, tenant: &Option<String>, slots: usize) -> Option<Arc<Sandbox>> {
         self.free
             .iter()
-            .find(|s| {
-                &s.tenant != tenant
-                    && self.free.iter().filter(|f| Arc::ptr_eq(f, s)).count() == slots
-            })
+            .find(|s| &s.tenant != tenant && self.is_idle(s, slots))
             .cloned()
     }
 
@@ -489,7 +528,7 @@ async fn reap(pool: std::sync::Weak<Pool>) {
             .all
             .iter()
             .filter(|s| {
-                let all_free = st.free.iter().filter(|f| Arc::ptr_eq(f, s)).count() == slots;
+                let all_free = st.is_idle(s, slots);
                 let expired = s.init_type == InitType::OnDemand && s.idle_for() >= idle_limit;
                 all_free && (expired || !s.is_alive())
             })

@@ -172,13 +172,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         queue: queue.clone(),
         region: manifest.server.region.clone(),
         listen: addr,
-        keys,
+        keys: keys.clone(),
     });
     let gateway = Arc::new(Gateway::new(scheduler.clone()));
-    // The Lambda API has every path under its API versions; all other
-    // requests are plain HTTP for the gateway.
+    // The Lambda API has every path under its API versions, the host's own
+    // API every path under /_flick/; all other requests are plain HTTP for
+    // the gateway.
     let timeout = Duration::from_secs(manifest.server.request_timeout_s);
     let app = invoke_api::router(api)
+        .merge(crate::admin::router(scheduler.clone(), keys))
         .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await })
         .layer(axum::middleware::from_fn_with_state(
             timeout,

@@ -2,7 +2,8 @@
 //! `Event` (committed to the queue before its 202) and `DryRun`.
 //!
 //! Owns the answer's shape: status, `X-Amz-Function-Error`,
-//! `X-Amz-Executed-Version`, `X-Amz-Log-Result`. A caller that asked for the
+//! `X-Amz-Executed-Version`, `X-Amz-Log-Result`, and `Server-Timing` with
+//! the host's phases (sandbox, init, invoke). A caller that asked for the
 //! log tail is answered at the end of the invoke phase, when the log is
 //! complete; any other as soon as the function has answered.
 
@@ -21,7 +22,7 @@ use super::request_id::RequestId;
 use super::{ApiError, InvokeApi};
 use crate::outcome::Outcome;
 use crate::queue::{now_ms, NewEvent, StoreError, MAX_ASYNC_PAYLOAD};
-use crate::sandbox::InvokeRequest;
+use crate::sandbox::{InvokeRequest, Phases};
 
 const ALLOWED: &[InvocationType] = &[
     InvocationType::RequestResponse,
@@ -98,17 +99,36 @@ async fn run(
                 .start(&function.config.name, req)
                 .await
                 .map_err(|e| api.schedule_error(e, &function))?;
-            let (outcome, log_tail) = if h.tail {
-                let result = running.result().await;
-                let result = result.map_err(|e| api.schedule_error(e, &function))?;
-                (result.outcome, result.log_tail)
-            } else {
-                let outcome = running.answer().await;
-                (outcome.map_err(|e| api.schedule_error(e, &function))?, None)
+            let outcome = running.answer().await;
+            let outcome = outcome.map_err(|e| api.schedule_error(e, &function))?;
+            let phases = running.phases();
+            // The log tail is complete only at the end of the invoke phase.
+            let log_tail = match h.tail {
+                true => running.result().await.ok().and_then(|r| r.log_tail),
+                false => None,
             };
-            Ok(sync_response(&request_id, outcome, log_tail))
+            let mut resp = sync_response(&request_id, outcome, log_tail);
+            if let Ok(v) = HeaderValue::from_str(&server_timing(phases)) {
+                resp.headers_mut().insert("server-timing", v);
+            }
+            Ok(resp)
         }
     }
+}
+
+/// The phases in the standard `Server-Timing` form (milliseconds), which
+/// SDKs ignore and `flick bench` reads.
+fn server_timing(p: Phases) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut parts = Vec::with_capacity(3);
+    if let Some(d) = p.sandbox {
+        parts.push(format!("sandbox;dur={:.3}", ms(d)));
+    }
+    if let Some(d) = p.init {
+        parts.push(format!("init;dur={:.3}", ms(d)));
+    }
+    parts.push(format!("invoke;dur={:.3}", ms(p.invoke)));
+    parts.join(", ")
 }
 
 fn sync_response(request_id: &str, outcome: Outcome, log_tail: Option<Vec<u8>>) -> Response {

@@ -94,8 +94,8 @@ pub type Liveness = Box<dyn Fn() -> bool + Send + Sync>;
 /// An event the runtime has not answered yet.
 struct Pending {
     answer: oneshot::Sender<Outcome>,
-    /// Told which `/next` call took the event; dropped untold if the
-    /// sandbox dies first.
+    /// Told which `/next` call took the event, and when; dropped untold if
+    /// the sandbox dies first.
     taken: Option<oneshot::Sender<NextCall>>,
     /// Called as the event is taken, before the runtime has it: whatever the
     /// runtime prints after that comes after what this writes.
@@ -292,7 +292,11 @@ impl Mailbox {
                 if let Some(on_taken) = on_taken {
                     on_taken();
                 }
-                let _ = taken.send(call);
+                // When the event was taken, not when the call began waiting.
+                let _ = taken.send(NextCall {
+                    at: Instant::now(),
+                    ..call
+                });
                 return Some(dispatch);
             }
         }

@@ -60,13 +60,25 @@ impl InvokeResult {
     }
 }
 
+/// Where the time to an answer went, as the host saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// On a cold start: from the request for a sandbox to its runtime's exec
+    /// (near nothing when one was prepared ahead).
+    pub sandbox: Option<Duration>,
+    /// On a cold start: from the exec to the runtime's first `/next`.
+    pub init: Option<Duration>,
+    /// From the runtime taking the event to its answer.
+    pub invoke: Duration,
+}
+
 impl Sandbox {
     /// Runs `req` on this sandbox. `answered` is called with the outcome as
     /// soon as there is one, before the invoke phase is over.
     pub async fn invoke(
         &self,
         req: InvokeRequest,
-        answered: impl FnOnce(&Outcome),
+        answered: impl FnOnce(&Outcome, Phases),
     ) -> InvokeResult {
         // With one invocation at a time, everything the process prints belongs to it.
         let tail = (self.function.config.per_sandbox_concurrency == 1).then(Tail::default);
@@ -85,6 +97,15 @@ impl Sandbox {
             (true, InitType::OnDemand, Ok(d)) => Some(*d),
             _ => None,
         };
+        let cold_sandbox = init_duration.map(|_| self.exec_started - self.created);
+        let answered = move |outcome: &Outcome, invoke: Duration| {
+            let phases = Phases {
+                sandbox: cold_sandbox,
+                init: init_duration,
+                invoke,
+            };
+            answered(outcome, phases)
+        };
         let phase = match init {
             Ok(_) => match self.run(&req, answered).await {
                 Some(phase) => phase,
@@ -96,7 +117,7 @@ impl Sandbox {
             Err(failure) => {
                 self.log_start(&req.request_id);
                 let outcome = Outcome::Failure(failure);
-                answered(&outcome);
+                answered(&outcome, Duration::ZERO);
                 Phase::ended_now(outcome)
             }
         };
@@ -106,7 +127,11 @@ impl Sandbox {
 
     /// Hands the event over and follows it to the end of its invoke phase;
     /// None if the sandbox died before its runtime took the event.
-    async fn run(&self, req: &InvokeRequest, answered: impl FnOnce(&Outcome)) -> Option<Phase> {
+    async fn run(
+        &self,
+        req: &InvokeRequest,
+        answered: impl FnOnce(&Outcome, Duration),
+    ) -> Option<Phase> {
         let timeout = Duration::from_secs(self.function.config.timeout_s);
         let deadline = tokio::time::Instant::now() + timeout;
         let start = logs::start_line(&req.request_id);
@@ -134,7 +159,7 @@ impl Sandbox {
                 self.mailbox.withdraw(&req.request_id);
                 self.log_start(&req.request_id);
                 let outcome = self.time_out();
-                answered(&outcome);
+                answered(&outcome, Duration::ZERO);
                 return Some(Phase::ended_now(outcome));
             }
         };
@@ -149,7 +174,7 @@ impl Sandbox {
                 self.time_out()
             }
         };
-        answered(&outcome);
+        answered(&outcome, call.at.elapsed());
         let (ended, ended_by) = match &outcome {
             Outcome::Failure(_) => (Instant::now(), None),
             _ => self.rest_of_phase(call, deadline).await,

@@ -36,7 +36,7 @@ use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
 pub use env::InitType;
 use ephemeral::TmpStorage;
-pub use invoke::{InvokeRequest, InvokeResult, INIT_LIMIT};
+pub use invoke::{InvokeRequest, InvokeResult, Phases, INIT_LIMIT};
 use memory::{MemoryControl, MemoryLimit};
 use output::OutputPump;
 pub use prepared::{Prepared, Reserve};
@@ -75,9 +75,13 @@ pub struct Sandbox {
     pump: Option<OutputPump>,
     logs: LogSink,
     exited: watch::Receiver<bool>,
+    /// When the sandbox was asked for (its cold start began).
+    created: Instant,
     /// When the runtime's exec began: init is measured from here.
     exec_started: Instant,
     first_served: AtomicBool,
+    /// Serves no new invocation once its current ones end (recycled).
+    retiring: AtomicBool,
     last_used: Mutex<Instant>,
 }
 
@@ -92,6 +96,7 @@ impl Sandbox {
         tenant: Option<String>,
         prepared: Option<Prepared>,
     ) -> Arc<Sandbox> {
+        let created = Instant::now();
         let prepared = match prepared {
             Some(p) => Ok(p),
             None => Prepared::new(&function, host).await,
@@ -110,8 +115,10 @@ impl Sandbox {
             pump: None,
             logs: host.logs.clone(),
             exited,
+            created,
             exec_started: now,
             first_served: AtomicBool::new(false),
+            retiring: AtomicBool::new(false),
             last_used: Mutex::new(now),
         };
         let launched = match prepared {
@@ -242,6 +249,16 @@ impl Sandbox {
                 let _ = tokio::fs::remove_dir_all(dir).await;
             }
         });
+    }
+
+    /// Asks that the sandbox serve nothing once its current invocations end.
+    pub fn retire_after_use(&self) {
+        self.retiring
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn retiring(&self) -> bool {
+        self.retiring.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn is_alive(&self) -> bool {
