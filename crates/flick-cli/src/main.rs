@@ -1,8 +1,12 @@
 //! The `flick` command: `serve` runs the host on a manifest, `invoke` calls a
-//! running host, `queue` inspects and re-drives its durable queue, `openapi`
-//! prints a function's OpenAPI document. Owns argument parsing, exit codes and
-//! printing; the work is in `flick-host`, [`invoke`], [`queue`] and [`openapi`].
+//! running host, `bench` measures a function's cold and warm starts, `queue`
+//! inspects and re-drives its durable queue, `openapi` prints a function's
+//! OpenAPI document. Owns argument parsing, exit codes and printing; the work
+//! is in `flick-host`, [`invoke`], [`bench`](mod@bench), [`queue`] and
+//! [`openapi`], and requests to a running host go through [`host_client`].
 
+mod bench;
+mod host_client;
 mod invoke;
 mod openapi;
 mod queue;
@@ -45,9 +49,14 @@ enum Command {
         /// Serve an address other machines can reach without access keys.
         #[arg(long)]
         insecure: bool,
+        /// Keep logs and the queue here instead of the manifest's `server.state_dir`.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
+    /// Measure a function's cold starts and warm invocations, phase by phase.
+    Bench(bench::BenchArgs),
     /// The durable queue of Event invocations: list, show-dlq, redrive.
     Queue(queue::QueueArgs),
     /// Print the OpenAPI document of a function built with `flick::http::openapi`.
@@ -99,6 +108,7 @@ fn main() -> ExitCode {
             grace,
             no_build,
             insecure,
+            state_dir,
         } => {
             let options = ServeOptions {
                 config,
@@ -106,6 +116,7 @@ fn main() -> ExitCode {
                 grace: Duration::from_secs(grace),
                 skip_build: no_build,
                 insecure,
+                state_dir,
             };
             match runtime.block_on(flick_host::serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +136,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Watchdog { .. } | Command::Queue(_) | Command::Openapi(_) => {
             unreachable!("handled before the runtime starts")
         }

@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub skip_build: bool,
     /// Serve a non-loopback address without authentication.
     pub insecure: bool,
+    /// Overrides `server.state_dir` (a second host on the same manifest).
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let mut manifest = Manifest::load(&options.config)?;
     if let Some(listen) = options.listen {
         manifest.server.listen = listen;
+    }
+    if let Some(dir) = &options.state_dir {
+        manifest.server.state_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
     }
     let keys = Arc::new(auth::Keys::new(
         access_keys(&manifest)?,
