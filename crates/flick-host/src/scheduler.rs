@@ -378,9 +378,13 @@ impl Pool {
         tenant: &Option<String>,
         answer_tx: &mut Option<oneshot::Sender<(Outcome, Phases)>>,
     ) -> InvokeResult {
-        let sandbox = match lease {
-            Lease::Warm(sandbox) => sandbox,
-            Lease::Cold => self.add(InitType::OnDemand, false, tenant.clone()).await,
+        let (sandbox, _cold) = match lease {
+            Lease::Warm(sandbox) => (sandbox, None),
+            Lease::Cold => {
+                let cold = self.host.cold_starts.begin();
+                let sandbox = self.add(InitType::OnDemand, false, tenant.clone()).await;
+                (sandbox, Some(cold))
+            }
         };
         let mut finishing = false;
         let result = sandbox
@@ -406,6 +410,7 @@ impl Pool {
         let prepared = self.reserve.take();
         let function = self.function.clone();
         let sandbox = Sandbox::start(function, &self.host, init_type, tenant, prepared).await;
+        self.reserve.refill();
         let slots = self.function.config.per_sandbox_concurrency;
         let entered = {
             let mut st = self.lock();

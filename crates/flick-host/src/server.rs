@@ -22,6 +22,7 @@ use crate::net::{Limits, Server};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
+use crate::sandbox::cold_starts::ColdStarts;
 use crate::sandbox::ephemeral::TmpStorage;
 use crate::sandbox::memory::MemoryControl;
 use crate::sandbox::users::SandboxUsers;
@@ -167,6 +168,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
             shell_program,
             users,
             watchdog,
+            cold_starts: ColdStarts::new(),
         },
     ));
     scheduler.boot().await;

@@ -9,6 +9,7 @@
 //! Running one invocation on it is in [`invoke`]. Which sandbox serves which
 //! request is the scheduler's business.
 
+pub mod cold_starts;
 mod env;
 pub mod ephemeral;
 mod invoke;
@@ -59,6 +60,8 @@ pub struct HostContext {
     /// Absent when it could not be started; sandboxes then rely on
     /// `PR_SET_PDEATHSIG` and the host's own shutdown alone.
     pub watchdog: Option<Arc<Watchdog>>,
+    /// Cold starts in progress, which preparing more sandboxes waits for.
+    pub cold_starts: Arc<cold_starts::ColdStarts>,
 }
 
 pub struct Sandbox {
@@ -171,6 +174,7 @@ impl Sandbox {
             env: vars,
             cwd: config.workdir.clone(),
         };
+        let init = host.cold_starts.begin();
         self.exec_started = Instant::now();
         let launched = shell.exec(&exec).await.map_err(|e| match e {
             ShellError::Exec { .. } | ShellError::Chdir(_) => Failure::InvalidEntrypoint {
@@ -189,6 +193,14 @@ impl Sandbox {
                 w.track(pid);
             }
         }
+        let mut status = self.mailbox.watch_status();
+        tokio::spawn(async move {
+            // Ends with the init, or with the sandbox (its mailbox dropped).
+            let _ = status
+                .wait_for(|s| *s != runtime_api::Status::Initializing)
+                .await;
+            drop(init);
+        });
         // The shell's own pages are not the function's.
         memory.reset_peak();
         self.watch(launched, memory, host.watchdog.clone(), tmpdir, exited_tx);

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
 
+use super::cold_starts::REFILL_DEFER_MAX;
 use super::memory::MemoryLimit;
 use super::shell::{Setup, Shell};
 use super::{netns, peer, HostContext};
@@ -168,20 +169,21 @@ impl Reserve {
         self.ready.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A prepared sandbox if one is ready; either way the reserve is topped up.
-    pub fn take(self: &Arc<Self>) -> Option<Prepared> {
-        let taken = self.lock().pop();
-        self.refill();
-        taken
+    /// A prepared sandbox if one is ready. The caller calls [`Reserve::refill`]
+    /// once the runtime it starts on it has begun its init.
+    pub fn take(&self) -> Option<Prepared> {
+        self.lock().pop()
     }
 
-    /// Tops the reserve up in the background, unless that is under way.
+    /// Tops the reserve up in the background, unless that is under way,
+    /// once the host's cold starts are over ([`super::cold_starts`]).
     pub fn refill(self: &Arc<Self>) {
         if self.target() == 0 || self.filling.swap(true, Ordering::AcqRel) {
             return;
         }
         let reserve = self.clone();
         tokio::spawn(async move {
+            reserve.host.cold_starts.quiet(REFILL_DEFER_MAX).await;
             reserve.fill().await;
             reserve.filling.store(false, Ordering::Release);
         });
