@@ -39,12 +39,21 @@ START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST
 END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$", re.M)
 
 
+# Folders every sandbox has a private copy of, as on Lambda (/tmp) or as
+# the host adds (/var/tmp, /dev/shm).
+SANDBOX_PRIVATE = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+
+
 def pytest_configure(config):
-    """Every sandbox has a /tmp of its own, as on Lambda: files the suite
-    shares with its functions (manifests, delivery logs, state) must live
-    outside /tmp, so the suite's temporary folders go under target/ (numbered
-    per run, as pytest numbers them under /tmp, so runs side by side keep theirs)."""
-    root = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "conformance-tmp"
+    """Files the suite shares with its functions (manifests, delivery logs,
+    state) must live where sandboxes see the host's files, so the suite's
+    temporary folders go under target/ (numbered per run, as pytest numbers
+    them, so runs side by side keep theirs) — or, for a checkout that itself
+    lies in a sandbox-private folder (a CI checkout under /tmp), under
+    /var/cache."""
+    root = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")).resolve() / "conformance-tmp"
+    if any(root.is_relative_to(private) for private in SANDBOX_PRIVATE):
+        root = Path("/var/cache/flick-conformance")
     root.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(root))
 
