@@ -9,11 +9,15 @@ reports what it could do:
 - find the Invoke API in /proc/net/tcp and list, read and invoke every other
   function without credentials;
 - read the host's state folder (logs, queue.db);
-- and, with `network = "none"`, reach anything at all.
+- with `network = "none"`, reach anything at all; with a private network
+  (the default), reach the host's loopback services or a sibling, or be kept
+  from a port a sibling listens on too.
 
 One host runs the victim (the raw runtime, a secret in its env), the hostile
-function and a function without network, with FLICK_AUTH_KEYS set, as a host
-whose Lambda API is reachable by its own functions must be run."""
+function — both on the host's network, where sandboxes share the most — a
+function without network and one with a private network, with
+FLICK_AUTH_KEYS set, as a host whose Lambda API is reachable by its own
+functions must be run."""
 
 import importlib.util
 import json
@@ -41,8 +45,9 @@ HOST_CANARY = "leak-canary"  # conftest's Host puts it in the host's environment
 def host(make_host):
     host = make_host({
         "victim": raw_function(env={"RAW_MODE": "normal", "VICTIM_SECRET": VICTIM_SECRET},
-                               max_concurrency=1, timeout_s=10),
-        "hostile": raw_function(timeout_s=60, max_concurrency=2),
+                               network="host", max_concurrency=1, timeout_s=10),
+        "hostile": raw_function(network="host", timeout_s=60, max_concurrency=2),
+        "private": raw_function(timeout_s=30, max_concurrency=2),
         "isolated": raw_function(env={"RAW_MODE": "normal", "VICTIM_SECRET": VICTIM_SECRET},
                                  network="none", timeout_s=30, max_concurrency=1),
     }, start=False, extra_env={"FLICK_AUTH_KEYS": f"{KEY_ID}:{SECRET}"}, name="isolation")
@@ -314,3 +319,51 @@ def test_a_function_cannot_read_the_hosts_state_folder(host):
     for path in paths:
         if path.exists():
             assert got[str(path)] == "PermissionError", f"the hostile function could open {path}: {got[str(path)]}"
+
+
+def test_a_private_network_reaches_out_but_not_the_hosts_loopback_nor_a_sibling(host, outside_listener):
+    victim = call(host, "victim", {"action": "whoami"})
+    targets = [victim["runtime_api"], f"127.0.0.1:{outside_listener}", f"127.0.0.1:{host.port}",
+               f"sandbox.localdomain:{host.port}", f"sandbox:{host.port}"]
+    outside = non_loopback_address()
+    if outside:
+        targets.append(f"{outside}:{outside_listener}")
+    private = call(host, "private", {"action": "whoami"})
+    # A port of its own namespace that happens to have the same number is no escape.
+    own_port = private["runtime_api"].rsplit(":", 1)[1]
+    result = probe(host, "private", connect=[t for t in targets if not t.endswith(":" + own_port)])
+    reached = result["connect"]
+    assert reached.get(victim["runtime_api"], "ECONNREFUSED") == "ECONNREFUSED", reached
+    assert reached[f"127.0.0.1:{outside_listener}"] == "ECONNREFUSED", \
+        f"a private network reached a service on the host's loopback: {reached}"
+    if outside:
+        assert reached[f"{outside}:{outside_listener}"] == "connected", \
+            f"a private network could not reach out (the host's outside address): {reached}"
+    # The host's Lambda API is served inside, at the host's loopback address
+    # and under the sandbox names, and still wants a signature.
+    for name in ("127.0.0.1", "sandbox.localdomain", "sandbox"):
+        assert reached[f"{name}:{host.port}"] == "connected", reached
+    assert result["self"]["uid"] not in (0, victim["uid"]), result["self"]
+
+
+def test_the_lambda_api_inside_a_private_network_wants_a_signature(host):
+    starts = host.log_text("victim").count("START RequestId")
+    result = probe(host, "private", invoke_api=f"http://127.0.0.1:{host.port}", victim="victim", key_id=KEY_ID)
+    api = result["lambda_api"]
+    for call_name in ("invoke_unsigned", "invoke_event_unsigned", "list_unsigned"):
+        got = api[call_name]
+        assert (got["status"], got["type"]) == (403, "MissingAuthenticationTokenException"), (call_name, got)
+    assert api["invoke_unknown_key"]["type"] == "UnrecognizedClientException", api["invoke_unknown_key"]
+    time.sleep(0.5)
+    assert host.log_text("victim").count("START RequestId") == starts, "a refused call ran the victim"
+
+
+def test_sandboxes_with_private_networks_listen_on_the_same_port(host):
+    """Two sandboxes of one function, at once, each listening on port 8080 (a
+    web app behind the Web Adapter, an extension's fixed port)."""
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(call, host, "private", {"action": "bind", "port": 8080, "hold_ms": 1500})
+                 for _ in range(2)]
+        results = [c.result(timeout=60) for c in calls]
+    assert results[0]["pid"] != results[1]["pid"], "the two calls must run in two sandboxes"
+    assert [r["bound"] for r in results] == ["ok", "ok"], results

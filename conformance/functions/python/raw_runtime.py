@@ -228,6 +228,21 @@ def tmp_action(action, event):
     return {"written_mb": written, "errno": err}
 
 
+def bind_and_hold(event):
+    """Listens on event["port"] for event["hold_ms"]: "ok", or the errno's name."""
+    import errno
+    s = socket.socket()
+    try:
+        s.bind((event.get("host", "0.0.0.0"), event["port"]))
+        s.listen(1)
+        time.sleep(event.get("hold_ms", 0) / 1000)
+        return {"bound": "ok", "pid": os.getpid()}
+    except OSError as e:
+        return {"bound": errno.errorcode.get(e.errno, str(e)), "pid": os.getpid()}
+    finally:
+        s.close()
+
+
 def handle(request_id, headers, body):
     record_delivery(request_id, body)
     try:
@@ -316,6 +331,8 @@ def handle(request_id, headers, body):
         s = socket.create_connection((host, int(port)))
         s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
         time.sleep(30)
+    elif action == "bind":
+        respond(request_id, bind_and_hold(event))
     elif action in ("tmp_write", "tmp_read", "tmp_fill"):
         respond(request_id, dict(tmp_action(action, event), pid=os.getpid()))
     elif action == "error":

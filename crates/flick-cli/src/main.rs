@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use flick_host::sandbox::ContextError;
 use flick_host::{ServeError, ServeOptions};
 
 #[derive(Parser)]
@@ -124,7 +125,7 @@ fn main() -> ExitCode {
                     e @ (ServeError::Manifest(_)
                     | ServeError::Insecure { .. }
                     | ServeError::AuthKeys(_)
-                    | ServeError::Unsupported(_)),
+                    | ServeError::Sandboxes(ContextError::Unsupported(_))),
                 ) => {
                     eprintln!("flick: {e}");
                     ExitCode::from(2)

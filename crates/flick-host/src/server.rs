@@ -17,18 +17,13 @@ use crate::build_step::{self, BuildError};
 use crate::gateway::Gateway;
 use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
-use crate::manifest::{Manifest, ManifestError, Network};
+use crate::manifest::{Manifest, ManifestError};
 use crate::net::{Limits, Server};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
-use crate::sandbox::cold_starts::ColdStarts;
-use crate::sandbox::ephemeral::TmpStorage;
-use crate::sandbox::memory::MemoryControl;
-use crate::sandbox::users::SandboxUsers;
-use crate::sandbox::HostContext;
+use crate::sandbox::{ContextError, HostContext, LambdaApiInside};
 use crate::scheduler::Scheduler;
-use crate::watchdog::Watchdog;
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -65,10 +60,8 @@ pub enum ServeError {
     Insecure { addr: SocketAddr },
     #[error("FLICK_AUTH_KEYS: {0}")]
     AuthKeys(String),
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("cannot find the host's own binary to start sandboxes with: {0}")]
-    OwnBinary(std::io::Error),
+    #[error(transparent)]
+    Sandboxes(#[from] ContextError),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -110,70 +103,18 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         })?,
     );
     crate::net::raise_open_files();
-    let memory = Arc::new(MemoryControl::detect());
-    tracing::info!("memory limits: {}", memory.describe());
-    let shell_program = std::env::current_exe().map_err(ServeError::OwnBinary)?;
-    let mut sizes: Vec<u64> = manifest
-        .functions
-        .values()
-        .map(|f| f.ephemeral_storage_mb)
-        .collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let tmp =
-        Arc::new(TmpStorage::detect(&shell_program, &manifest.server.state_dir, &sizes).await);
-    tracing::info!("/tmp: {}", tmp.describe());
-    let users = SandboxUsers::new(manifest.server.sandbox_uids).map(Arc::new);
-    match &users {
-        Some(u) => {
-            tracing::info!("users: {}", u.describe());
-            warn_if_readable(&options.config, &manifest);
-        }
-        None => tracing::warn!(
-            "users: sandboxes run as the host's user (only root can give each its own)"
-        ),
+    let host = HostContext::detect(&manifest, logs.clone()).await?;
+    if host.users.is_some() {
+        warn_if_readable(&options.config, &manifest);
     }
-    if users.is_none() {
-        if let Some(f) = manifest
-            .functions
-            .values()
-            .find(|f| f.network == Network::None)
-        {
-            return Err(ServeError::Unsupported(format!(
-                "functions.{}.network = \"none\" needs a network namespace, which only a host running as root can make",
-                f.name
-            )));
-        }
-    }
-    let watchdog = match Watchdog::start(memory.dir()) {
-        Ok(w) => Some(Arc::new(w)),
-        Err(e) => {
-            tracing::warn!(
-                "no watchdog ({e}): a host killed with SIGKILL may leave processes behind"
-            );
-            None
-        }
-    };
+    let memory = host.memory.clone();
 
     // Bind before starting sandboxes, so a taken port fails fast.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
-    let scheduler = Arc::new(Scheduler::new(
-        &manifest,
-        HostContext {
-            logs: logs.clone(),
-            memory: memory.clone(),
-            tmp,
-            shell_program,
-            users,
-            watchdog,
-            cold_starts: ColdStarts::new(),
-        },
-    ));
-    scheduler.boot().await;
-    let workers = Workers::start(queue.clone(), scheduler.clone());
-
+    let inside = host.lambda_api.clone();
+    let scheduler = Arc::new(Scheduler::new(&manifest, host));
     let api = Arc::new(InvokeApi {
         scheduler: scheduler.clone(),
         queue: queue.clone(),
@@ -186,13 +127,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     // API every path under /_flick/; all other requests are plain HTTP for
     // the gateway.
     let timeout = Duration::from_secs(manifest.server.request_timeout_s);
-    let app = invoke_api::router(api)
+    let stall_limit = axum::middleware::from_fn_with_state(timeout, crate::net::stall_limit);
+    let public = invoke_api::router(api)
+        .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await });
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        // Private networks cannot reach the host's loopback: they get the
+        // public APIs at the same address inside (the admin API stays out).
+        let _ = inside.set(LambdaApiInside {
+            port: addr.port(),
+            app: public.clone().layer(stall_limit.clone()),
+            request_timeout: timeout,
+        });
+    }
+    let app = public
         .merge(crate::admin::router(scheduler.clone(), keys))
-        .fallback(move |req: axum::extract::Request| async move { gateway.handle(req).await })
-        .layer(axum::middleware::from_fn_with_state(
-            timeout,
-            crate::net::stall_limit,
-        ));
+        .layer(stall_limit);
+    scheduler.boot().await;
+    let workers = Workers::start(queue.clone(), scheduler.clone());
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 

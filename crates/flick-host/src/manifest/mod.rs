@@ -55,7 +55,10 @@ pub struct ServerConfig {
 /// What network a function's sandboxes have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
-    /// The host's: outbound connections work, as on Lambda.
+    /// A namespace of its own whose outbound connections reach the world
+    /// as on Lambda, but nothing of the host's loopback nor any other sandbox.
+    Private,
+    /// The host's: every sandbox shares its addresses and ports.
     Host,
     /// A namespace with loopback only.
     None,
@@ -92,7 +95,9 @@ pub struct FunctionConfig {
     pub per_tenant: bool,
     /// The Lambda runtime identifier to report (`python3.12`, `provided.al2023`...).
     pub runtime: Option<String>,
-    pub network: Network,
+    /// `None` when the manifest does not say: the host then gives sandboxes
+    /// a private network where it can make one, else its own.
+    pub network: Option<Network>,
     /// Routes on the host's HTTP gateway, when the function has any.
     pub http: Option<HttpConfig>,
 }
@@ -390,13 +395,15 @@ impl Manifest {
                     &[("shared", false), ("per_tenant", true)],
                 )?
                 .unwrap_or(false);
-            let network = check
-                .choice(
-                    &key("network"),
-                    &f.network,
-                    &[("host", Network::Host), ("none", Network::None)],
-                )?
-                .unwrap_or(Network::Host);
+            let network = check.choice(
+                &key("network"),
+                &f.network,
+                &[
+                    ("private", Network::Private),
+                    ("host", Network::Host),
+                    ("none", Network::None),
+                ],
+            )?;
             let async_declared = f.async_config.is_some();
             let async_config = match f.async_config {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,

@@ -59,8 +59,7 @@ impl TmpStorage {
         }
         remove_leftovers(&root);
         let shared = TmpStorage::Shared { root: root.clone() };
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !super::host_is_root() {
             return shared;
         }
         let mut reasons = Vec::new();
@@ -145,6 +144,7 @@ impl TmpStorage {
                 keep: Vec::new(),
                 user: None,
                 own_network: false,
+                binds: Vec::new(),
                 cgroup_view: None,
             };
             Shell::prepare(shell_program, &setup)

@@ -10,8 +10,10 @@
 //! request is the scheduler's business.
 
 pub mod cold_starts;
+mod context;
 mod env;
 pub mod ephemeral;
+pub mod etc;
 mod invoke;
 mod liveness;
 pub mod memory;
@@ -19,6 +21,7 @@ mod netns;
 mod output;
 mod peer;
 pub mod prepared;
+pub mod private_net;
 pub mod shell;
 pub mod users;
 
@@ -35,10 +38,10 @@ use crate::net::Server;
 use crate::outcome::{ExitStatusText, Failure};
 use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
+pub use context::{host_is_root, ContextError, HostContext, LambdaApiInside};
 pub use env::InitType;
-use ephemeral::TmpStorage;
 pub use invoke::{InvokeRequest, InvokeResult, Phases, INIT_LIMIT};
-use memory::{MemoryControl, MemoryLimit};
+use memory::MemoryLimit;
 use output::OutputPump;
 pub use prepared::{Prepared, Reserve};
 use shell::{Exec, Launched, ShellError};
@@ -46,23 +49,6 @@ use shell::{Exec, Launched, ShellError};
 /// How long a runtime gets between SIGTERM and SIGKILL when the host stops
 /// it (Lambda gives 300–500 ms).
 const STOP_GRACE: Duration = Duration::from_millis(500);
-
-/// What every sandbox of a host shares.
-#[derive(Clone)]
-pub struct HostContext {
-    pub logs: LogSink,
-    pub memory: Arc<MemoryControl>,
-    pub tmp: Arc<TmpStorage>,
-    /// The host's own binary, started as each sandbox's shell.
-    pub shell_program: PathBuf,
-    /// The users sandboxes run as, when the host may change users.
-    pub users: Option<Arc<users::SandboxUsers>>,
-    /// Absent when it could not be started; sandboxes then rely on
-    /// `PR_SET_PDEATHSIG` and the host's own shutdown alone.
-    pub watchdog: Option<Arc<Watchdog>>,
-    /// Cold starts in progress, which preparing more sandboxes waits for.
-    pub cold_starts: Arc<cold_starts::ColdStarts>,
-}
 
 pub struct Sandbox {
     /// 32 hex digits, as in Lambda's log stream names.
@@ -76,6 +62,10 @@ pub struct Sandbox {
     memory: Option<Arc<MemoryLimit>>,
     server: Option<Server>,
     pump: Option<OutputPump>,
+    /// A private network's link to the world, down when the sandbox goes.
+    uplink: Option<private_net::Uplink>,
+    /// The Lambda API served inside its private network.
+    lambda_api: Option<Server>,
     logs: LogSink,
     exited: watch::Receiver<bool>,
     /// When the sandbox was asked for (its cold start began).
@@ -116,6 +106,8 @@ impl Sandbox {
             memory: None,
             server: None,
             pump: None,
+            uplink: None,
+            lambda_api: None,
             logs: host.logs.clone(),
             exited,
             created,
@@ -150,8 +142,12 @@ impl Sandbox {
             memory,
             tmpdir,
             shell,
+            uplink,
+            lambda_api,
         } = prepared;
         self.id = id;
+        self.uplink = uplink;
+        self.lambda_api = lambda_api;
         self.mailbox = mailbox;
         self.server = Some(server);
         self.memory = Some(memory.clone());

@@ -1,21 +1,22 @@
 //! A listening socket inside a sandbox's own network namespace.
 //!
-//! A sandbox with `network = "none"` has a network namespace with nothing
-//! but loopback: no other sandbox and nothing outside can reach it, and it
-//! reaches nothing. Its Runtime API must still listen inside it, so the host
+//! A sandbox with `network = "private"` or `"none"` has a network namespace
+//! of its own: no other sandbox and nothing outside can reach its loopback.
+//! Its Runtime API must still listen inside it, so the host
 //! enters that namespace on one thread just long enough to open the
 //! listener (a namespace switch is per thread), then comes back.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
-/// A TCP listener on `127.0.0.1:0` inside the network namespace of `pid`.
-pub async fn listener_in(pid: u32) -> std::io::Result<std::net::TcpListener> {
+/// A TCP listener on `127.0.0.1:port` (0: any free one) inside the network
+/// namespace of `pid`.
+pub async fn listener_in(pid: u32, port: u16) -> std::io::Result<std::net::TcpListener> {
     tokio::task::spawn_blocking(move || {
         let theirs = File::open(format!("/proc/{pid}/ns/net"))?;
         let ours = File::open("/proc/thread-self/ns/net")?;
         enter(&theirs)?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0");
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port));
         // This thread goes back to the pool: it must be the host's again.
         if let Err(e) = enter(&ours) {
             tracing::error!("cannot return a thread to the host's network namespace: {e}");

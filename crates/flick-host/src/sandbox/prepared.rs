@@ -13,7 +13,7 @@
 //! takes about 10 ms, sixteen together about 19 ms).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +21,12 @@ use tokio::task::JoinSet;
 
 use super::cold_starts::REFILL_DEFER_MAX;
 use super::memory::MemoryLimit;
-use super::shell::{Setup, Shell};
+use super::private_net::Uplink;
+use super::shell::{Bind, Setup, Shell};
 use super::{netns, peer, HostContext};
 use crate::function::Function;
 use crate::manifest::Network;
-use crate::net::{Admit, Server};
+use crate::net::{Admit, Limits, Server};
 use crate::outcome::Failure;
 use crate::runtime_api::{self, Mailbox};
 
@@ -39,7 +40,14 @@ pub struct Prepared {
     /// The folder `TMPDIR` names, where sandboxes cannot have a private `/tmp`.
     pub(super) tmpdir: Option<PathBuf>,
     pub(super) shell: Shell,
+    /// The private network's link to the world, if it has one.
+    pub(super) uplink: Option<Uplink>,
+    /// The Lambda API inside the private network, if the host serves it there.
+    pub(super) lambda_api: Option<Server>,
 }
+
+/// Connections one sandbox may hold open to the Lambda API inside it.
+const INSIDE_CONNECTIONS: usize = 32;
 
 impl Prepared {
     /// Prepares one sandbox of `function`; the failure is what the
@@ -64,7 +72,8 @@ impl Prepared {
             .plan(&id, config.ephemeral_storage_mb)
             .map_err(|e| host_error("cannot set up /tmp", &e))?;
         let user = host.users.as_ref().map(|u| u.next());
-        let own_network = config.network == Network::None;
+        let network = host.network(function);
+        let own_network = network != Network::Host;
         let setup = Setup {
             cgroup_procs: memory.procs_file(),
             rlimit_as: memory.rlimit_bytes(),
@@ -72,13 +81,27 @@ impl Prepared {
             keep: under_tmp(function),
             user,
             own_network,
+            binds: etc_binds(host, network),
             cgroup_view: host.memory.view(),
         };
         let shell = Shell::prepare(&host.shell_program, &setup)
             .await
             .map_err(|e| host_error("cannot prepare the sandbox", &e))?;
+        let uplink = match (network, &host.private_net, shell.pid()) {
+            (Network::Private, Ok(networking), Some(pid)) => Some(
+                networking
+                    .connect(pid)
+                    .await
+                    .map_err(|e| host_error("cannot connect the sandbox's network", &e))?,
+            ),
+            _ => None,
+        };
+        let lambda_api = match (network, shell.pid()) {
+            (Network::Private, Some(pid)) => serve_lambda_api_inside(host, pid).await,
+            _ => None,
+        };
         let listener = match (own_network, shell.pid()) {
-            (true, Some(pid)) => netns::listener_in(pid).await,
+            (true, Some(pid)) => netns::listener_in(pid, 0).await,
             _ => std::net::TcpListener::bind("127.0.0.1:0"),
         };
         let listener = listener
@@ -104,8 +127,53 @@ impl Prepared {
             memory: Arc::new(memory),
             tmpdir: tmp.tmpdir,
             shell,
+            uplink,
+            lambda_api,
         })
     }
+}
+
+/// The host's Lambda API at its loopback address inside the sandbox's
+/// private network, when the host listens on loopback.
+async fn serve_lambda_api_inside(host: &HostContext, pid: u32) -> Option<Server> {
+    let inside = host.lambda_api.get()?;
+    let listener = netns::listener_in(pid, inside.port)
+        .await
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)
+        })
+        .map_err(|e| tracing::warn!("cannot serve the Lambda API inside a sandbox: {e}"))
+        .ok()?;
+    let limits = Limits {
+        max_connections: INSIDE_CONNECTIONS,
+        header_timeout: Some(inside.request_timeout),
+    };
+    Some(Server::start(
+        listener,
+        inside.app.clone(),
+        limits,
+        None,
+        None,
+    ))
+}
+
+/// Sandbox names resolve everywhere; a private network has its own DNS.
+fn etc_binds(host: &HostContext, network: Network) -> Vec<Bind> {
+    let Some(etc) = &host.etc else {
+        return Vec::new();
+    };
+    let mut binds = vec![Bind {
+        source: etc.hosts.clone(),
+        target: "/etc/hosts".into(),
+    }];
+    if network == Network::Private && Path::new("/etc/resolv.conf").exists() {
+        binds.push(Bind {
+            source: etc.resolv_private.clone(),
+            target: "/etc/resolv.conf".into(),
+        });
+    }
+    binds
 }
 
 /// Whether the connection from `peer` to `listener` belongs to user `uid`.

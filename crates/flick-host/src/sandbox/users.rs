@@ -27,8 +27,7 @@ pub struct SandboxUsers {
 impl SandboxUsers {
     /// The users of `range` (inclusive), if this host may switch to them.
     pub fn new(range: (u32, u32)) -> Option<SandboxUsers> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !super::host_is_root() {
             return None;
         }
         Some(SandboxUsers {

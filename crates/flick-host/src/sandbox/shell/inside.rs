@@ -94,8 +94,14 @@ fn apply(setup: &Setup) -> Result<(), String> {
     let private = !matches!(setup.tmp, TmpSetup::Shared);
     if private {
         private_mounts()?;
+        // Opened in the new namespace (a bind's source must be in it) and
+        // before the /tmp that may hide the host's state folder.
+        let binds = open_sources(&setup.binds)?;
         private_tmp(setup)?;
         private_scratch()?;
+        for (source, bind) in binds.iter().zip(&setup.binds) {
+            bind_read_only(source, &bind.target)?;
+        }
         if let Some(view) = setup.cgroup_view {
             own_cgroup_view(view);
         }
@@ -189,6 +195,32 @@ fn private_scratch() -> Result<(), String> {
     Ok(())
 }
 
+fn open_sources(binds: &[super::Bind]) -> Result<Vec<std::fs::File>, String> {
+    binds
+        .iter()
+        .map(|b| {
+            std::fs::File::open(&b.source)
+                .map_err(|e| format!("cannot open {}: {e}", b.source.display()))
+        })
+        .collect()
+}
+
+/// Shows the open file `source` read-only at `target`.
+fn bind_read_only(source: &std::fs::File, target: &Path) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let source = format!("/proc/self/fd/{}", source.as_raw_fd());
+    let target = target.to_string_lossy();
+    mount(Some(&source), &target, None, None, libc::MS_BIND)?;
+    // A bind mount takes the read-only flag only when remounted.
+    mount(
+        None,
+        &target,
+        None,
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+    )
+}
+
 /// Shows the sandbox its own memory cgroup (as the hierarchy's root, with
 /// its own limit, which JVMs and Node.js read to size themselves) and
 /// nothing of the others, whose process lists would give their pids away.
@@ -230,7 +262,7 @@ fn own_cgroup_view(view: super::CgroupView) {
     };
 }
 
-/// A network namespace with loopback only, up.
+/// A network namespace of the shell's own, with loopback up.
 fn own_network() -> Result<(), String> {
     // SAFETY: unshare has no memory-safety preconditions; the shell is single-threaded.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {

@@ -48,11 +48,22 @@ pub struct Setup {
     pub keep: Vec<PathBuf>,
     /// The uid (and gid) to become, where the host may change users.
     pub user: Option<u32>,
-    /// A network namespace of its own, with loopback only.
+    /// A network namespace of its own, with loopback up (the host may
+    /// connect it to the world afterwards).
     pub own_network: bool,
+    /// Files to show read-only over others (`/etc/hosts`), in a private
+    /// mount namespace only.
+    pub binds: Vec<Bind>,
     /// Which memory cgroup hierarchy to show as the sandbox's own (its
     /// cgroup as the root), hiding every other sandbox's.
     pub cgroup_view: Option<CgroupView>,
+}
+
+/// `source` shown read-only at `target`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bind {
+    pub source: PathBuf,
+    pub target: PathBuf,
 }
 
 /// The memory cgroup hierarchy a sandbox sees at `/sys/fs/cgroup`.
