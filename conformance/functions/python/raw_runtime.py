@@ -228,6 +228,35 @@ def tmp_action(action, event):
     return {"written_mb": written, "errno": err}
 
 
+def files(event):
+    """Reads event["read"] (each file's text, or the errno's name), tries to
+    write event["write"] ("written" or the errno's name), and lists
+    event["list"] (sorted names, or the errno's name)."""
+    import errno
+
+    def attempt(do, path):
+        try:
+            return do(path)
+        except OSError as e:
+            return errno.errorcode.get(e.errno, str(e))
+
+    def read(path):
+        with open(path) as f:
+            return f.read()
+
+    def write(path):
+        with open(path, "w") as f:
+            f.write("x")
+        return "written"
+
+    return {
+        "read": {p: attempt(read, p) for p in event.get("read", [])},
+        "write": {p: attempt(write, p) for p in event.get("write", [])},
+        "list": {p: attempt(lambda q: sorted(os.listdir(q)), p) for p in event.get("list", [])},
+        "env": {k: os.environ.get(k) for k in event.get("env", [])},
+    }
+
+
 def bind_and_hold(event):
     """Listens on event["port"] for event["hold_ms"]: "ok", or the errno's name."""
     import errno
@@ -331,6 +360,8 @@ def handle(request_id, headers, body):
         s = socket.create_connection((host, int(port)))
         s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
         time.sleep(30)
+    elif action == "files":
+        respond(request_id, files(event))
     elif action == "bind":
         respond(request_id, bind_and_hold(event))
     elif action in ("tmp_write", "tmp_read", "tmp_fill"):

@@ -125,6 +125,7 @@ fn main() -> ExitCode {
                     e @ (ServeError::Manifest(_)
                     | ServeError::Insecure { .. }
                     | ServeError::AuthKeys(_)
+                    | ServeError::Layers(_)
                     | ServeError::Sandboxes(ContextError::Unsupported(_))),
                 ) => {
                     eprintln!("flick: {e}");

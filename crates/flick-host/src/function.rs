@@ -1,5 +1,6 @@
 //! A function as the host knows it at run time: its manifest entry plus the
-//! names Lambda derives from it (ARN, log group).
+//! names Lambda derives from it (ARN, log group) and the external
+//! extensions its layers carry.
 //!
 //! Owns naming only; how the function runs is the scheduler's and the
 //! sandbox's business.
@@ -19,6 +20,8 @@ pub struct Function {
     pub name: Arc<str>,
     pub region: String,
     pub arn: String,
+    /// The files of `/opt/extensions`, started with each sandbox.
+    pub extensions: Vec<String>,
 }
 
 impl Function {
@@ -27,6 +30,7 @@ impl Function {
             name: Arc::from(config.name.as_str()),
             arn: function_arn(region, &config.name),
             region: region.to_string(),
+            extensions: crate::layers::extensions(&config.layers),
             config,
         }
     }

@@ -21,6 +21,7 @@ pub mod function;
 pub mod gateway;
 pub(crate) mod ids;
 pub mod invoke_api;
+pub mod layers;
 pub mod logs;
 pub mod manifest;
 mod net;

@@ -62,6 +62,8 @@ pub enum ServeError {
     AuthKeys(String),
     #[error(transparent)]
     Sandboxes(#[from] ContextError),
+    #[error(transparent)]
+    Layers(#[from] crate::layers::LayerError),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -90,6 +92,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         build_step::run_builds(&manifest).await?;
     }
     private_state_dir(&manifest.server.state_dir)?;
+    crate::layers::prepare(&mut manifest)?;
     let logs_dir = manifest.server.state_dir.join("logs");
     let logs = LogSink::start(logs_dir.clone()).map_err(|source| ServeError::StateDir {
         path: logs_dir,

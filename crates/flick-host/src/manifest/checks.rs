@@ -7,6 +7,9 @@ use toml::Spanned;
 
 use super::ManifestError;
 
+/// Lambda's limit on a function's layers.
+const MAX_LAYERS: usize = 5;
+
 /// Range checks that report the key and the line of the offending value.
 pub(super) struct Checker<'a, F> {
     pub(super) text: &'a str,
@@ -89,6 +92,45 @@ impl<F: Fn(Option<Range<usize>>, String) -> ManifestError> Checker<'_, F> {
                 ))
             }
         }
+    }
+
+    /// Layer paths (folders or `.zip` files), resolved against `root`: at
+    /// most Lambda's five, and none with a character the `/opt` mount's
+    /// option string cannot carry.
+    pub(super) fn layers(
+        &self,
+        key: &str,
+        value: Option<Spanned<Vec<String>>>,
+        root: &std::path::Path,
+    ) -> Result<Vec<std::path::PathBuf>, ManifestError> {
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
+        let span = self.span(&value);
+        let paths = value.into_inner();
+        if paths.len() > MAX_LAYERS {
+            return Err((self.invalid)(
+                span,
+                format!(
+                    "{key}: {} layers, Lambda allows at most {MAX_LAYERS}",
+                    paths.len()
+                ),
+            ));
+        }
+        paths
+            .into_iter()
+            .map(|p| {
+                if p.is_empty() || p.contains([':', ',', '\\']) {
+                    return Err((self.invalid)(
+                        span.clone(),
+                        format!(
+                            "{key}: `{p}` is not a usable path (empty, or with `:`, `,` or `\\`)"
+                        ),
+                    ));
+                }
+                Ok(super::tidy(root.join(p)))
+            })
+            .collect()
     }
 
     /// Defaults carry an empty span at 0; they never fail checks, but keep the

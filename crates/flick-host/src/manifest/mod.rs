@@ -98,6 +98,10 @@ pub struct FunctionConfig {
     /// `None` when the manifest does not say: the host then gives sandboxes
     /// a private network where it can make one, else its own.
     pub network: Option<Network>,
+    /// Folders or `.zip` files whose contents the sandbox sees at `/opt`,
+    /// later ones over earlier ones. The host extracts zips at start and
+    /// puts the folders here in their place.
+    pub layers: Vec<PathBuf>,
     /// Routes on the host's HTTP gateway, when the function has any.
     pub http: Option<HttpConfig>,
 }
@@ -230,6 +234,8 @@ struct RawFunction {
     runtime: Option<String>,
     #[serde(default)]
     network: Option<Spanned<String>>,
+    #[serde(default)]
+    layers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     http: Option<RawHttp>,
 }
@@ -404,6 +410,7 @@ impl Manifest {
                     ("none", Network::None),
                 ],
             )?;
+            let layers = check.layers(&key("layers"), f.layers, root)?;
             let async_declared = f.async_config.is_some();
             let async_config = match f.async_config {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
@@ -438,6 +445,7 @@ impl Manifest {
                     per_tenant,
                     runtime: f.runtime,
                     network,
+                    layers,
                     http,
                 },
             );

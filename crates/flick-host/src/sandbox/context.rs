@@ -76,6 +76,7 @@ impl HostContext {
         sizes.dedup();
         let tmp = Arc::new(TmpStorage::detect(&shell_program, state_dir, &sizes).await);
         tracing::info!("/tmp: {}", tmp.describe());
+        check_layers(manifest, &tmp)?;
         let users = SandboxUsers::new(manifest.server.sandbox_uids).map(Arc::new);
         match &users {
             Some(u) => tracing::info!("users: {}", u.describe()),
@@ -155,6 +156,21 @@ fn check_networks(
         ),
     }
     Ok(())
+}
+
+/// Layers are shown at `/opt` in the sandbox's own mount namespace; a host
+/// that cannot make one (it gives sandboxes the shared `/tmp` then) cannot
+/// show them without changing `/opt` for everyone.
+fn check_layers(manifest: &Manifest, tmp: &TmpStorage) -> Result<(), ContextError> {
+    let shared = matches!(tmp, TmpStorage::Shared { .. });
+    match manifest.functions.values().find(|f| !f.layers.is_empty()) {
+        Some(f) if shared => Err(ContextError::Unsupported(format!(
+            "functions.{}.layers are shown at /opt in a mount namespace of the sandbox's own, \
+             which this host cannot make (it needs root)",
+            f.name
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Whether the host runs as root, which namespaces, users and mounts need.

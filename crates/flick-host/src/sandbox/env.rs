@@ -70,10 +70,40 @@ pub fn lambda_env(
             c.per_sandbox_concurrency.to_string(),
         );
     }
+    if !c.layers.is_empty() {
+        layer_paths(&mut env, c.runtime.as_deref());
+    }
     // The function's own variables come last so they can override (as Lambda
     // allows for everything but its reserved names).
     env.extend(c.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
+}
+
+/// Where programs look into `/opt`, as on Lambda: `/opt/bin` and `/opt/lib`
+/// for every runtime; `/opt/python` and `/opt/nodejs` where the manifest
+/// names a managed runtime, whose bootstrap adds them on Lambda.
+fn layer_paths(env: &mut BTreeMap<String, String>, runtime: Option<&str>) {
+    let path = env.entry("PATH".into()).or_default();
+    if !path.split(':').any(|p| p == "/opt/bin") {
+        path.push_str(":/opt/bin");
+    }
+    env.insert("LD_LIBRARY_PATH".into(), "/opt/lib".into());
+    let runtime = runtime.unwrap_or_default();
+    if runtime.starts_with("python3.") {
+        env.insert(
+            "PYTHONPATH".into(),
+            format!("/opt/python/lib/{runtime}/site-packages:/opt/python"),
+        );
+    }
+    if let Some(version) = runtime
+        .strip_prefix("nodejs")
+        .and_then(|v| v.strip_suffix(".x"))
+    {
+        env.insert(
+            "NODE_PATH".into(),
+            format!("/opt/nodejs/node{version}/node_modules:/opt/nodejs/node_modules"),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +140,43 @@ mod tests {
         assert_eq!(env["LAMBDA_TASK_ROOT"], "/app");
         assert!(!env.contains_key("AWS_LAMBDA_MAX_CONCURRENCY"));
         assert!(!env.contains_key("HOME"));
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use std::path::Path;
+
+    fn env_of(extra: &str) -> BTreeMap<String, String> {
+        let text = format!("[functions.f]\ncommand=[\"x\"]\nlayers=[\"l1\"]\n{extra}");
+        let m = Manifest::parse(&text, Path::new("flick.toml"), Path::new("/app")).unwrap();
+        let f = Function::new(m.functions["f"].clone(), "us-east-1");
+        lambda_env(
+            &f,
+            "127.0.0.1:9001".parse().unwrap(),
+            "s",
+            InitType::OnDemand,
+        )
+    }
+
+    #[test]
+    fn layers_put_opt_on_the_paths_of_the_runtime_named() {
+        let env = env_of("runtime = \"python3.12\"\n");
+        assert!(env["PATH"].ends_with(":/opt/bin"), "{}", env["PATH"]);
+        assert_eq!(env["LD_LIBRARY_PATH"], "/opt/lib");
+        assert_eq!(
+            env["PYTHONPATH"],
+            "/opt/python/lib/python3.12/site-packages:/opt/python"
+        );
+        assert!(!env.contains_key("NODE_PATH"));
+        let env = env_of("runtime = \"nodejs22.x\"\n");
+        assert_eq!(
+            env["NODE_PATH"],
+            "/opt/nodejs/node22/node_modules:/opt/nodejs/node_modules"
+        );
+        let env = env_of("env = { PYTHONPATH = \"/mine\" }\nruntime = \"python3.12\"\n");
+        assert_eq!(env["PYTHONPATH"], "/mine", "the function's own value wins");
     }
 }

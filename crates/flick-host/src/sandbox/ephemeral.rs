@@ -145,6 +145,7 @@ impl TmpStorage {
                 user: None,
                 own_network: false,
                 binds: Vec::new(),
+                layers: Vec::new(),
                 cgroup_view: None,
             };
             Shell::prepare(shell_program, &setup)

@@ -82,6 +82,7 @@ impl Prepared {
             user,
             own_network,
             binds: etc_binds(host, network),
+            layers: config.layers.clone(),
             cgroup_view: host.memory.view(),
         };
         let shell = Shell::prepare(&host.shell_program, &setup)

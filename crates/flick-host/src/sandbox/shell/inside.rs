@@ -97,6 +97,8 @@ fn apply(setup: &Setup) -> Result<(), String> {
         // Opened in the new namespace (a bind's source must be in it) and
         // before the /tmp that may hide the host's state folder.
         let binds = open_sources(&setup.binds)?;
+        // Before /tmp is hidden: a layer's folder may lie under it.
+        layers_at_opt(&setup.layers)?;
         private_tmp(setup)?;
         private_scratch()?;
         for (source, bind) in binds.iter().zip(&setup.binds) {
@@ -193,6 +195,42 @@ fn private_scratch() -> Result<(), String> {
         mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), Some(&options), 0)?;
     }
     Ok(())
+}
+
+/// The layers merged read-only at `/opt`, later ones over earlier ones (an
+/// overlay's first lower folder is its top); no layers, an empty `/opt`.
+fn layers_at_opt(layers: &[std::path::PathBuf]) -> Result<(), String> {
+    const OPT: &str = "/opt";
+    match layers {
+        [] if Path::new(OPT).is_dir() => mount(
+            Some("tmpfs"),
+            OPT,
+            Some("tmpfs"),
+            Some("size=4k,mode=755"),
+            libc::MS_RDONLY,
+        ),
+        [] => Ok(()),
+        [one] => {
+            let folder = std::fs::File::open(one)
+                .map_err(|e| format!("cannot open layer {}: {e}", one.display()))?;
+            bind_read_only(&folder, Path::new(OPT))
+        }
+        many => {
+            let lower: Vec<String> = many
+                .iter()
+                .rev()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let options = format!("lowerdir={}", lower.join(":"));
+            mount(
+                Some("overlay"),
+                OPT,
+                Some("overlay"),
+                Some(&options),
+                libc::MS_RDONLY,
+            )
+        }
+    }
 }
 
 fn open_sources(binds: &[super::Bind]) -> Result<Vec<std::fs::File>, String> {

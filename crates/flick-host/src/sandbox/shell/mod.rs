@@ -54,6 +54,9 @@ pub struct Setup {
     /// Files to show read-only over others (`/etc/hosts`), in a private
     /// mount namespace only.
     pub binds: Vec<Bind>,
+    /// The function's layers, merged read-only at `/opt` (none: an empty
+    /// `/opt`, so that the host's is not seen), in a private mount namespace only.
+    pub layers: Vec<PathBuf>,
     /// Which memory cgroup hierarchy to show as the sandbox's own (its
     /// cgroup as the root), hiding every other sandbox's.
     pub cgroup_view: Option<CgroupView>,
