@@ -188,21 +188,32 @@ def go_bootstrap(tmp_path_factory):
     return go_build(FUNCTIONS / "go", shared_dir(tmp_path_factory, "go") / "bootstrap", "the Go function")
 
 
-@pytest.fixture(scope="session")
-def rust_bin():
-    if os.environ.get("FLICK_RUST_FUNCTION"):
-        return os.environ["FLICK_RUST_FUNCTION"]
+def cargo_bin(package):
+    """Builds the workspace member `package` (release) and returns its binary."""
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    binary = target / "release" / "echo-official"
-    proc = subprocess.run(["cargo", "build", "--release", "-q", "-p", "echo-official"], cwd=REPO,
+    binary = target / "release" / package
+    proc = subprocess.run(["cargo", "build", "--release", "-q", "-p", package], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         if binary.is_file():
             # e.g. another workspace member is mid-edit: use the binary built before.
-            sys.stderr.write(f"warning: cargo build -p echo-official failed, using existing {binary}\n")
+            sys.stderr.write(f"warning: cargo build -p {package} failed, using existing {binary}\n")
             return str(binary)
-        pytest.fail(f"cargo build -p echo-official failed:\n{proc.stderr}")
+        pytest.fail(f"cargo build -p {package} failed:\n{proc.stderr}")
     return str(binary)
+
+
+@pytest.fixture(scope="session")
+def rust_bin():
+    if os.environ.get("FLICK_RUST_FUNCTION"):
+        return os.environ["FLICK_RUST_FUNCTION"]
+    return cargo_bin("echo-official")
+
+
+@pytest.fixture(scope="session")
+def rust_extension_bin():
+    """An external extension built with the official lambda-extension crate."""
+    return cargo_bin("flick-conformance-extension")
 
 
 @pytest.fixture(scope="session")

@@ -397,8 +397,46 @@ def loop():
         handle(headers["lambda-runtime-aws-request-id"], headers, body)
 
 
+def internal_extension(name):
+    """Registers `name` as an internal extension (from inside the runtime,
+    before its first /next), recording to EXT_RECORD_FILE what the
+    Extensions API answers and every event it gets."""
+    base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+
+    def record(what, **fields):
+        line = json.dumps({"ext": name, "what": what, "t": time.time(), **fields}) + "\n"
+        fd = os.open(os.environ["EXT_RECORD_FILE"], os.O_WRONLY | os.O_APPEND)  # made by the test
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def register(events):
+        req = urllib.request.Request(base + "/register", data=json.dumps({"events": events}).encode(),
+                                     method="POST", headers={"Lambda-Extension-Name": name})
+        try:
+            with urllib.request.urlopen(req) as resp:
+                record("register", status=resp.status, events=events)
+                return resp.headers["Lambda-Extension-Identifier"]
+        except urllib.error.HTTPError as e:
+            record("register", status=e.code, events=events, body=json.loads(e.read()))
+
+    register(["INVOKE", "SHUTDOWN"])  # refused: internal extensions get no SHUTDOWN
+    ext_id = register(["INVOKE"])
+
+    def events():
+        while True:
+            req = urllib.request.Request(base + "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+            with urllib.request.urlopen(req) as resp:
+                record("event", event=json.loads(resp.read()))
+
+    threading.Thread(target=events, daemon=True).start()
+
+
 def main():
     mode = os.environ.get("RAW_MODE", "normal")
+    if os.environ.get("RAW_INTERNAL_EXTENSION"):
+        internal_extension(os.environ["RAW_INTERNAL_EXTENSION"])
     if mode == "init_error":
         err = {"errorMessage": "raw runtime refused to start", "errorType": "Runtime.FlickRawInitError", "stackTrace": []}
         status, _, _ = call("POST", "/init/error", json.dumps(err).encode(),

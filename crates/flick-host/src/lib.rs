@@ -5,7 +5,9 @@
 //! the request, [`scheduler`] picks a warm [`sandbox`] (prepared ahead) or
 //! starts one, the sandbox's [`runtime_api`] hands the event to the waiting
 //! `/next`, the function answers and the reply goes back; the sandbox is
-//! free again when its runtime asks for its next event. An `Event`
+//! free again when its runtime (and every extension, through the
+//! [`extensions_api`] on the same address) asks for its next event; a
+//! function's [`layers`] bring those extensions. An `Event`
 //! invocation has the [`queue`] in front: committed to disk, answered 202,
 //! then delivered by its workers through the same scheduler. [`gateway`]
 //! turns plain HTTP requests into API Gateway events for the same
@@ -17,6 +19,7 @@
 pub mod admin;
 pub mod build_step;
 pub(crate) mod clock;
+pub mod extensions_api;
 pub mod function;
 pub mod gateway;
 pub(crate) mod ids;

@@ -42,6 +42,25 @@ pub enum Failure {
     TruncatedResponse { detail: String },
     /// The runtime sent the Runtime API a request HTTP cannot parse.
     MalformedRequest { detail: String },
+    /// An extension could not start, crashed, or reported an error.
+    Extension {
+        kind: ExtensionFailure,
+        detail: String,
+    },
+}
+
+/// How an extension failed the sandbox, each with the `errorType` Lambda
+/// reports for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionFailure {
+    /// Its file could not be executed.
+    Launch,
+    /// It exited (with any status, 0 included) outside shutdown.
+    Crash,
+    /// It called `/extension/init/error`.
+    Init,
+    /// It called `/extension/exit/error`.
+    Exit,
 }
 
 /// An exit status in the words Lambda uses: `exit status 1`, `signal: killed`.
@@ -94,6 +113,12 @@ impl Failure {
             Failure::ResponseTooLarge { .. } => "Function.ResponseSizeTooLarge",
             Failure::TruncatedResponse { .. } => "Runtime.TruncatedResponse",
             Failure::MalformedRequest { .. } => "Runtime.MalformedRequest",
+            Failure::Extension { kind, .. } => match kind {
+                ExtensionFailure::Launch => "Extension.LaunchError",
+                ExtensionFailure::Crash => "Extension.Crash",
+                ExtensionFailure::Init => "Extension.InitError",
+                ExtensionFailure::Exit => "Extension.ExitError",
+            },
         }
     }
 
@@ -113,9 +138,9 @@ impl Failure {
             }
             Failure::Exit { status } => format!("Runtime exited with error: {}", status.0),
             Failure::OutOfMemory => "Runtime exited with error: signal: killed".to_string(),
-            Failure::InvalidEntrypoint { detail } | Failure::TruncatedResponse { detail } => {
-                detail.clone()
-            }
+            Failure::InvalidEntrypoint { detail }
+            | Failure::TruncatedResponse { detail }
+            | Failure::Extension { detail, .. } => detail.clone(),
             Failure::MalformedRequest { detail } => {
                 format!("the runtime sent the Runtime API a malformed request: {detail}")
             }

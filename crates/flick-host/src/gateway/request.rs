@@ -13,8 +13,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use bytes::Bytes;
 
-/// The account id in the host's ARNs and events.
-pub const ACCOUNT_ID: &str = "000000000000";
+pub use crate::function::ACCOUNT_ID;
 /// The id of the one API the host serves.
 pub const API_ID: &str = "flick";
 

@@ -42,12 +42,14 @@ const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 /// run the host out of descriptors.
 const MAX_CONNECTIONS: usize = 32;
 
-/// Serves the Runtime API for `mailbox` on `listener` until the returned
-/// server is dropped. `admit` turns away connections that are not the
-/// sandbox's own runtime; a request HTTP cannot parse ends the sandbox.
+/// Serves the Runtime API for `mailbox`, and the Extensions API for
+/// `extensions`, on `listener` until the returned server is dropped.
+/// `admit` turns away connections that are not the sandbox's own; a
+/// request HTTP cannot parse ends the sandbox.
 pub fn serve(
     listener: tokio::net::TcpListener,
     mailbox: Arc<Mailbox>,
+    extensions: Arc<crate::extensions_api::Registry>,
     admit: Option<crate::net::Admit>,
 ) -> crate::net::Server {
     let broken = mailbox.clone();
@@ -59,7 +61,8 @@ pub fn serve(
         // A runtime waits in /next for as long as no event comes.
         header_timeout: None,
     };
-    crate::net::Server::start(listener, app(mailbox), limits, admit, Some(on_malformed))
+    let routes = app(mailbox).merge(crate::extensions_api::routes(extensions));
+    crate::net::Server::start(listener, routes, limits, admit, Some(on_malformed))
 }
 
 /// The Runtime API's routes for one sandbox.

@@ -106,6 +106,26 @@ fn layer_paths(env: &mut BTreeMap<String, String>, runtime: Option<&str>) {
     }
 }
 
+/// What an extension gets: the runtime's environment without what Lambda
+/// keeps to the runtime (anything starting with `_`, the log names, the
+/// task and runtime folders, X-Ray's settings).
+pub fn extension_env(runtime: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    const RUNTIME_ONLY: [&str; 7] = [
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_XRAY_CONTEXT_MISSING",
+        "AWS_XRAY_DAEMON_ADDRESS",
+    ];
+    runtime
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_') && !RUNTIME_ONLY.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +198,28 @@ mod layer_tests {
         );
         let env = env_of("env = { PYTHONPATH = \"/mine\" }\nruntime = \"python3.12\"\n");
         assert_eq!(env["PYTHONPATH"], "/mine", "the function's own value wins");
+    }
+
+    #[test]
+    fn extensions_do_not_get_what_lambda_keeps_to_the_runtime() {
+        let mut env = env_of("handler = \"app.h\"\nenv = { SECRET_NAME = \"s\" }\n");
+        env.insert("_LAMBDA_TELEMETRY_LOG_FD".into(), "3".into());
+        let ext = extension_env(&env);
+        for gone in [
+            "_HANDLER",
+            "_LAMBDA_TELEMETRY_LOG_FD",
+            "LAMBDA_TASK_ROOT",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+        ] {
+            assert!(!ext.contains_key(gone), "{gone}");
+        }
+        for kept in [
+            "AWS_LAMBDA_RUNTIME_API",
+            "AWS_REGION",
+            "SECRET_NAME",
+            "AWS_LAMBDA_FUNCTION_NAME",
+        ] {
+            assert!(ext.contains_key(kept), "{kept}");
+        }
     }
 }

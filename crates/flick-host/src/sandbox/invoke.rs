@@ -140,17 +140,23 @@ impl Sandbox {
             self.function.name.clone(),
             self.mailbox.tail(),
         );
-        let log_start = Box::new(move || {
+        let dispatch = self.dispatch(req, timeout);
+        // The extensions subscribed to INVOKE get it as the runtime does.
+        let extensions = (self.extensions.clone())
+            .filter(|r| r.wants_invoke())
+            .map(|r| (r, invoke_event(&dispatch)));
+        let on_taken = Box::new(move || {
             if let Some(tail) = tail {
                 tail.push(&start);
             }
             sink.line(&name, start);
+            if let Some((registry, event)) = extensions {
+                registry.invoke(&event);
+            }
         });
-        let posted = self.mailbox.post(
-            self.dispatch(req, timeout),
-            req.stream.clone(),
-            Some(log_start),
-        );
+        let posted = self
+            .mailbox
+            .post(dispatch, req.stream.clone(), Some(on_taken));
         let call = match tokio::time::timeout_at(deadline, posted.taken).await {
             Ok(Ok(call)) => call,
             Ok(Err(_)) => return None,
@@ -214,8 +220,13 @@ impl Sandbox {
         if self.function.config.per_sandbox_concurrency > 1 {
             return (Instant::now(), None);
         }
-        match tokio::time::timeout_at(deadline, self.mailbox.next_after(call)).await {
-            Ok(Some(next)) => (next.at, None),
+        let runtime_done = async {
+            let next = self.mailbox.next_after(call).await?;
+            let extensions_done = self.extensions_done().await?;
+            Some(next.at.max(extensions_done))
+        };
+        match tokio::time::timeout_at(deadline, runtime_done).await {
+            Ok(Some(ended)) => (ended, None),
             Ok(None) => (Instant::now(), Some(self.death())),
             Err(_) => {
                 let Outcome::Failure(failure) = self.time_out() else {
@@ -226,22 +237,25 @@ impl Sandbox {
         }
     }
 
+    /// Waits until every extension that got the INVOKE asked for its next
+    /// event (the phase waits for them, the answer did not): when, or None
+    /// if the sandbox died first.
+    async fn extensions_done(&self) -> Option<Instant> {
+        let Some(registry) = &self.extensions else {
+            return Some(Instant::now());
+        };
+        tokio::select! {
+            () = registry.all_waiting() => Some(Instant::now()),
+            () = self.mailbox.dead() => None,
+        }
+    }
+
     fn time_out(&self) -> Outcome {
         let failure = Failure::Timeout {
             timeout_s: self.function.config.timeout_s,
         };
         self.kill(failure.clone());
         Outcome::Failure(failure)
-    }
-
-    /// Why a dead sandbox died.
-    fn death(&self) -> Failure {
-        match self.mailbox.status() {
-            crate::runtime_api::Status::Dead(failure) => failure,
-            _ => Failure::Exit {
-                status: ExitStatusText("exit status unknown".into()),
-            },
-        }
     }
 
     /// Collects the phase's last output and writes END and REPORT.
@@ -298,6 +312,17 @@ impl Sandbox {
         }
         self.logs.line(&self.function.name, line);
     }
+}
+
+/// The INVOKE event of the Extensions API for an event handed to the runtime.
+fn invoke_event(d: &Dispatch) -> serde_json::Value {
+    serde_json::json!({
+        "eventType": "INVOKE",
+        "deadlineMs": d.deadline_ms,
+        "requestId": d.request_id,
+        "invokedFunctionArn": d.function_arn,
+        "tracing": {"type": "X-Amzn-Trace-Id", "value": d.trace_id},
+    })
 }
 
 /// An invoke phase that ran.

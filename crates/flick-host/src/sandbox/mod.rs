@@ -14,6 +14,7 @@ mod context;
 mod env;
 pub mod ephemeral;
 pub mod etc;
+mod extension_procs;
 mod invoke;
 mod liveness;
 pub mod memory;
@@ -32,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::extensions_api::Registry;
 use crate::function::Function;
 use crate::logs::LogSink;
 use crate::net::Server;
@@ -40,11 +42,12 @@ use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
 pub use context::{host_is_root, ContextError, HostContext, LambdaApiInside};
 pub use env::InitType;
+use extension_procs::{ExtensionProcs, OnCrash};
 pub use invoke::{InvokeRequest, InvokeResult, Phases, INIT_LIMIT};
 use memory::MemoryLimit;
 use output::OutputPump;
 pub use prepared::{Prepared, Reserve};
-use shell::{Exec, Launched, ShellError};
+use shell::{Exec, ShellError};
 
 /// How long a runtime gets between SIGTERM and SIGKILL when the host stops
 /// it (Lambda gives 300–500 ms).
@@ -59,6 +62,12 @@ pub struct Sandbox {
     pub tenant: Option<String>,
     pid: Option<u32>,
     mailbox: Arc<Mailbox>,
+    /// Its extensions, as the Extensions API knows them (none for a sandbox
+    /// that could not be prepared).
+    extensions: Option<Arc<Registry>>,
+    extension_procs: Arc<ExtensionProcs>,
+    /// Set when the host stops it: its extensions hear `spindown`.
+    stopping: Arc<AtomicBool>,
     memory: Option<Arc<MemoryLimit>>,
     server: Option<Server>,
     pump: Option<OutputPump>,
@@ -103,6 +112,9 @@ impl Sandbox {
             tenant,
             pid: None,
             mailbox: Arc::new(Mailbox::new()),
+            extensions: None,
+            extension_procs: Arc::default(),
+            stopping: Arc::default(),
             memory: None,
             server: None,
             pump: None,
@@ -123,6 +135,7 @@ impl Sandbox {
         if let Err(failure) = launched {
             tracing::warn!(function = %sandbox.function.name, "cannot start a sandbox: {failure:?}");
             sandbox.mailbox.fail_all(failure);
+            sandbox.extension_procs.kill();
         }
         Arc::new(sandbox)
     }
@@ -137,11 +150,12 @@ impl Sandbox {
         let Prepared {
             id,
             mailbox,
+            extensions,
             runtime_api,
             server,
             memory,
             tmpdir,
-            shell,
+            mut shell,
             uplink,
             lambda_api,
         } = prepared;
@@ -149,6 +163,7 @@ impl Sandbox {
         self.uplink = uplink;
         self.lambda_api = lambda_api;
         self.mailbox = mailbox;
+        self.extensions = Some(extensions.clone());
         self.server = Some(server);
         self.memory = Some(memory.clone());
         let config = &self.function.config;
@@ -172,7 +187,19 @@ impl Sandbox {
         };
         let init = host.cold_starts.begin();
         self.exec_started = Instant::now();
-        let launched = shell.exec(&exec).await.map_err(|e| match e {
+        if let Some(output) = shell.take_output() {
+            self.pump_output(output);
+        }
+        let on_fatal = self.fatal_hook(shell.pid());
+        extensions.set_on_fatal(Box::new({
+            let on_fatal = on_fatal.clone();
+            move |failure| on_fatal(failure)
+        }));
+        if !extensions.externals().is_empty() {
+            self.start_extensions(&mut shell, &extensions, &exec, on_fatal)
+                .await?;
+        }
+        let child = shell.exec(&exec).await.map_err(|e| match e {
             ShellError::Exec { .. } | ShellError::Chdir(_) => Failure::InvalidEntrypoint {
                 detail: e.to_string(),
             },
@@ -180,7 +207,7 @@ impl Sandbox {
                 detail: format!("cannot start the runtime: {other}"),
             },
         })?;
-        self.pid = launched.child.id();
+        self.pid = child.id();
         if let Some(pid) = self.pid {
             if let Some(probe) = liveness::Probe::open(pid) {
                 self.mailbox.set_liveness(Box::new(move || probe.alive()));
@@ -199,30 +226,72 @@ impl Sandbox {
         });
         // The shell's own pages are not the function's.
         memory.reset_peak();
-        self.watch(launched, memory, host.watchdog.clone(), tmpdir, exited_tx);
+        self.watch(child, memory, host.watchdog.clone(), tmpdir, exited_tx);
         Ok(())
     }
 
-    /// Pumps the runtime's output into the logs and notices its end.
-    fn watch(
-        &mut self,
-        launched: Launched,
-        memory: Arc<MemoryLimit>,
-        watchdog: Option<Arc<Watchdog>>,
-        tmpdir: Option<PathBuf>,
-        exited_tx: watch::Sender<bool>,
-    ) {
-        let Launched {
-            mut child,
-            stdout,
-            stderr,
-            telemetry,
-        } = launched;
+    /// Starts the external extensions and waits until each has registered,
+    /// as Lambda does before it starts the runtime.
+    async fn start_extensions(
+        &self,
+        shell: &mut shell::Shell,
+        registry: &Registry,
+        runtime: &Exec,
+        on_crash: OnCrash,
+    ) -> Result<(), Failure> {
+        let env = env::extension_env(&runtime.env);
+        self.extension_procs
+            .start(shell, registry, &env, &runtime.cwd, on_crash)
+            .await?;
+        tokio::select! {
+            () = registry.externals_registered() => Ok(()),
+            () = self.mailbox.dead() => Err(self.death()),
+            () = tokio::time::sleep(INIT_LIMIT) => {
+                let names = registry.unregistered().join(", ");
+                self.logs.line(
+                    &self.function.name,
+                    format!("Extension(s) {names} did not register within {} s", INIT_LIMIT.as_secs()),
+                );
+                Err(Failure::InitTimeout { limit_s: INIT_LIMIT.as_secs() })
+            }
+        }
+    }
+
+    /// What an extension's failure does: the sandbox dies with it (its
+    /// runtime, whose end then shuts the other extensions down).
+    fn fatal_hook(&self, runtime_pid: Option<u32>) -> OnCrash {
+        let mailbox = self.mailbox.clone();
+        Arc::new(move |failure| {
+            mailbox.fail_all(failure);
+            if let Some(pid) = runtime_pid {
+                signal_group(pid, libc::SIGKILL);
+            }
+        })
+    }
+
+    /// Why the sandbox is dead, or a stand-in if it is not.
+    fn death(&self) -> Failure {
+        match self.mailbox.status() {
+            runtime_api::Status::Dead(failure) => failure,
+            _ => Failure::Exit {
+                status: ExitStatusText("exit status unknown".into()),
+            },
+        }
+    }
+
+    /// Pumps what the sandbox's processes write into the logs (and into
+    /// the tail of the invocation under way).
+    fn pump_output(&mut self, output: shell::Output) {
         let (logs, name, mailbox) = (
             self.logs.clone(),
             self.function.name.clone(),
             self.mailbox.clone(),
         );
+        let shell::Output {
+            stdout,
+            stderr,
+            telemetry,
+        } = output;
         self.pump = OutputPump::start(stdout, stderr, telemetry, move |line| {
             if let Some(tail) = mailbox.tail() {
                 tail.push(&line);
@@ -231,8 +300,20 @@ impl Sandbox {
         })
         .map_err(|e| tracing::warn!("cannot capture a sandbox's output: {e}"))
         .ok();
+    }
 
+    /// Notices the runtime's end, and why.
+    fn watch(
+        &mut self,
+        mut child: tokio::process::Child,
+        memory: Arc<MemoryLimit>,
+        watchdog: Option<Arc<Watchdog>>,
+        tmpdir: Option<PathBuf>,
+        exited_tx: watch::Sender<bool>,
+    ) {
         let (mailbox, pid) = (self.mailbox.clone(), self.pid);
+        let extensions = self.extensions.clone();
+        let (procs, stopping) = (self.extension_procs.clone(), self.stopping.clone());
         tokio::spawn(async move {
             let status = child.wait().await;
             let failure = match status {
@@ -253,6 +334,11 @@ impl Sandbox {
             }
             mailbox.fail_all(failure);
             let _ = exited_tx.send(true);
+            if let (Some(registry), false) = (extensions, procs.is_empty()) {
+                let reason = shutdown_reason(&mailbox, &stopping);
+                let deadline = Instant::now() + extension_procs::EXTENSIONS_SHARE;
+                procs.shut_down(&registry, reason, deadline).await;
+            }
             if let Some(dir) = tmpdir {
                 let _ = tokio::fs::remove_dir_all(dir).await;
             }
@@ -294,9 +380,12 @@ impl Sandbox {
                 .await
                 .map(|s| s.clone())
         };
+        let started = Instant::now();
         match tokio::time::timeout(limit, wait).await {
             Ok(Ok(runtime_api::Status::Ready(at))) => {
-                Ok(at.saturating_duration_since(self.exec_started))
+                let left = limit.saturating_sub(started.elapsed());
+                let ended = self.extensions_ready(left).await?.max(at);
+                Ok(ended.saturating_duration_since(self.exec_started))
             }
             Ok(Ok(runtime_api::Status::Dead(f))) => Err(f),
             Ok(Ok(runtime_api::Status::Initializing)) => {
@@ -316,6 +405,25 @@ impl Sandbox {
         }
     }
 
+    /// Init is over for the extensions once each has asked for an event
+    /// (no new one may register after the runtime's first `/next`): when
+    /// that was, or the failure that came first.
+    async fn extensions_ready(&self, limit: Duration) -> Result<Instant, Failure> {
+        let Some(registry) = &self.extensions else {
+            return Ok(Instant::now());
+        };
+        registry.close_registration();
+        tokio::select! {
+            () = registry.all_waiting() => Ok(Instant::now()),
+            () = self.mailbox.dead() => Err(self.death()),
+            () = tokio::time::sleep(limit) => {
+                let failure = Failure::InitTimeout { limit_s: INIT_LIMIT.as_secs() };
+                self.kill(failure.clone());
+                Err(failure)
+            }
+        }
+    }
+
     /// Ends the sandbox at once, recording `reason` for anything pending.
     pub fn kill(&self, reason: Failure) {
         self.mailbox.fail_all(reason);
@@ -327,6 +435,14 @@ impl Sandbox {
     /// Stops the sandbox politely: SIGTERM to its group, a grace, then SIGKILL.
     pub async fn stop(&self) {
         let Some(pid) = self.pid else { return };
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        // With extensions, the runtime's share of Lambda's shutdown limit.
+        let grace = if self.extension_procs.is_empty() {
+            STOP_GRACE
+        } else {
+            extension_procs::RUNTIME_SHARE
+        };
         let mut exited = self.exited.clone();
         if matches!(
             self.mailbox.status(),
@@ -334,14 +450,22 @@ impl Sandbox {
         ) {
             // A runtime that reported a failed init exits by itself, as the
             // contract asks; let it finish its last writes first.
-            let _ = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
+            let _ = tokio::time::timeout(grace, exited.wait_for(|e| *e)).await;
         }
         if !*exited.borrow() {
             signal_group(pid, libc::SIGTERM);
-            let _ = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
+            let _ = tokio::time::timeout(grace, exited.wait_for(|e| *e)).await;
         }
         signal_group(pid, libc::SIGKILL);
         let _ = tokio::time::timeout(STOP_GRACE, exited.wait_for(|e| *e)).await;
+        // The runtime's end shut the extensions down; they have the rest.
+        let rest = extension_procs::EXTENSIONS_SHARE + STOP_GRACE;
+        if tokio::time::timeout(rest, self.extension_procs.all_exited())
+            .await
+            .is_err()
+        {
+            self.extension_procs.kill();
+        }
     }
 
     fn peak_memory_mb(&self) -> u64 {
@@ -352,11 +476,25 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        if !self.extension_procs.is_empty() {
+            self.extension_procs.kill();
+        }
         if let Some(pid) = self.pid {
             if !*self.exited.borrow() {
                 signal_group(pid, libc::SIGKILL);
             }
         }
+    }
+}
+
+/// The `shutdownReason` of the SHUTDOWN event that follows a runtime's end.
+fn shutdown_reason(mailbox: &Mailbox, stopping: &AtomicBool) -> &'static str {
+    if stopping.load(std::sync::atomic::Ordering::Acquire) {
+        return "spindown";
+    }
+    match mailbox.status() {
+        runtime_api::Status::Dead(Failure::Timeout { .. }) => "timeout",
+        _ => "failure",
     }
 }
 

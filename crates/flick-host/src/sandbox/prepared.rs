@@ -24,6 +24,7 @@ use super::memory::MemoryLimit;
 use super::private_net::Uplink;
 use super::shell::{Bind, Setup, Shell};
 use super::{netns, peer, HostContext};
+use crate::extensions_api::{FunctionInfo, Registry};
 use crate::function::Function;
 use crate::manifest::Network;
 use crate::net::{Admit, Limits, Server};
@@ -34,6 +35,7 @@ use crate::runtime_api::{self, Mailbox};
 pub struct Prepared {
     pub(super) id: String,
     pub(super) mailbox: Arc<Mailbox>,
+    pub(super) extensions: Arc<Registry>,
     pub(super) runtime_api: SocketAddr,
     pub(super) server: Server,
     pub(super) memory: Arc<MemoryLimit>,
@@ -119,10 +121,20 @@ impl Prepared {
         let admit = user
             .filter(|_| !own_network)
             .map(|uid| -> Admit { Box::new(move |_, peer| peer_is(uid, peer, runtime_api)) });
-        let server = runtime_api::serve(listener, mailbox.clone(), admit);
+        let extensions = Arc::new(Registry::new(
+            FunctionInfo {
+                name: function.name.to_string(),
+                version: "$LATEST".into(),
+                handler: config.handler.clone().unwrap_or_default(),
+                account_id: crate::function::ACCOUNT_ID.into(),
+            },
+            function.extensions.clone(),
+        ));
+        let server = runtime_api::serve(listener, mailbox.clone(), extensions.clone(), admit);
         Ok(Prepared {
             id,
             mailbox,
+            extensions,
             runtime_api,
             server,
             memory: Arc::new(memory),

@@ -2,9 +2,11 @@
 //! exec of the runtime.
 //!
 //! A plain single-threaded program, so that it may enter a mount namespace
-//! and then become the runtime with an ordinary exec. It reads two messages
-//! on stdin, each a line of JSON: a [`Setup`], which it carries out before
-//! saying "ready" on the status descriptor, then an [`Exec`]. Any failure is
+//! and then become the runtime with an ordinary exec. It reads messages on
+//! stdin, each a line of JSON: a [`Setup`], which it carries out before
+//! saying "ready" on the status descriptor, then any number of extension
+//! starts (each answered on the status descriptor), then the runtime's
+//! [`Exec`]. Any failure is
 //! reported on the status descriptor and ends the shell; so does the host
 //! closing stdin before the exec (a prepared shell that is not needed).
 
@@ -14,7 +16,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-use super::{loop_tmp, Exec, Setup, TmpSetup, STATUS_FD};
+use super::{loop_tmp, Exec, Setup, Started, Step, TmpSetup, STATUS_FD, TELEMETRY_FD};
 
 /// The size of a sandbox's `/dev/shm`, in MB (its pages count as memory).
 const SHM_MB: u64 = 64;
@@ -44,8 +46,16 @@ fn become_runtime(
     };
     apply(&setup)?;
     writeln!(status, "ready").map_err(|e| format!("cannot report: {e}"))?;
-    let Some(exec) = read_message::<Exec>(stdin)? else {
-        return Ok(None);
+    let exec = loop {
+        match read_message::<Step>(stdin)? {
+            None => return Ok(None),
+            Some(Step::Runtime(exec)) => break exec.into_owned(),
+            Some(Step::Extensions(extensions)) => {
+                let started: Vec<Started> = extensions.iter().map(start_extension).collect();
+                let report = serde_json::to_string(&started).map_err(|e| e.to_string())?;
+                writeln!(status, "{report}").map_err(|e| format!("cannot report: {e}"))?;
+            }
+        }
     };
     // A successful exec closes the status descriptor: that is the host's "done".
     set_cloexec(STATUS_FD)?;
@@ -71,6 +81,92 @@ fn become_runtime(
         .stdin(std::process::Stdio::null())
         .exec();
     Ok(Some(errno_text(&error)))
+}
+
+/// Starts one extension as a child of the host (`CLONE_PARENT`), in a
+/// process group of its own, with the shell's output but none of its other
+/// descriptors; waits until its exec succeeded or failed.
+fn start_extension(exec: &Exec) -> Started {
+    let program = exec.argv.first().cloned().unwrap_or_default();
+    let failed = |reason: String| format!("fork/exec {program}: {reason}");
+    // Everything the child needs is made before the clone: after it, the
+    // child may only make async-signal-safe calls.
+    let c = |s: &str| CString::new(s).map_err(|_| failed("NUL in an argument".into()));
+    let argv = exec
+        .argv
+        .iter()
+        .map(|a| c(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = exec
+        .env
+        .iter()
+        .map(|(k, v)| c(&format!("{k}={v}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cwd = c(&exec.cwd.to_string_lossy())?;
+    let null_terminated = |v: &[CString]| {
+        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
+    };
+    let (argv_p, envp_p) = (null_terminated(&argv), null_terminated(&envp));
+    let mut pipe = [0i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the array; open takes a C string.
+    let devnull = unsafe {
+        if libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(failed(std::io::Error::last_os_error().to_string()));
+        }
+        libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
+    };
+    // SAFETY: a fork-like clone (no new stack) of a single-threaded process;
+    // the child only calls async-signal-safe functions and then execs or exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_PARENT | libc::SIGCHLD,
+            0,
+            0,
+            0,
+            0,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: see above; every pointer was made before the clone.
+        unsafe {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::dup2(devnull, 0);
+            libc::close(TELEMETRY_FD);
+            libc::close(STATUS_FD);
+            if libc::chdir(cwd.as_ptr()) == 0 {
+                libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
+            }
+            let errno = *libc::__errno_location();
+            libc::write(pipe[1], (&errno as *const i32).cast(), 4);
+            libc::_exit(127);
+        }
+    }
+    // SAFETY: closing our copies; reading into a 4-byte buffer.
+    let (n, errno) = unsafe {
+        libc::close(pipe[1]);
+        libc::close(devnull);
+        let mut errno = 0i32;
+        let n = loop {
+            let n = libc::read(pipe[0], (&mut errno as *mut i32).cast(), 4);
+            if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                break n;
+            }
+        };
+        libc::close(pipe[0]);
+        (n, errno)
+    };
+    match (pid, n) {
+        (pid, _) if pid < 0 => Err(failed(std::io::Error::last_os_error().to_string())),
+        // The exec closed the pipe without a word.
+        (pid, 0) => Ok(pid as u32),
+        _ => Err(failed(errno_text(&std::io::Error::from_raw_os_error(
+            errno,
+        )))),
+    }
 }
 
 fn read_message<T: serde::de::DeserializeOwned>(

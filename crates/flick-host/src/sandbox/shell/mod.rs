@@ -6,7 +6,8 @@
 //! the slow part of a cold start (moving a task into a v1 memory cgroup
 //! waits for an RCU grace period; a file system takes milliseconds to mount)
 //! and it needs no event, so it is done in a process of its own that then
-//! waits. When an invocation needs the sandbox, the host sends an [`Exec`]
+//! waits. When an invocation needs the sandbox, the host has it start the
+//! function's extensions, if it has any, then sends the runtime's [`Exec`]
 //! (command, environment, folder) and the shell replaces itself with the
 //! runtime: the pid, process group, cgroup and namespace stay the runtime's.
 //!
@@ -93,7 +94,23 @@ pub enum TmpSetup {
     Shared,
 }
 
-/// The runtime to become.
+/// What the shell is told after its setup: start extensions (as many
+/// times as needed), then become the runtime.
+#[derive(Debug, Serialize, Deserialize)]
+enum Step<'a> {
+    /// Start these, each a process of its own group whose parent is the
+    /// host (so the host learns how it ended), sharing the shell's limits,
+    /// namespaces, user and output; answered with one [`Started`] each.
+    Extensions(std::borrow::Cow<'a, [Exec]>),
+    /// Replace the shell with this program.
+    Runtime(std::borrow::Cow<'a, Exec>),
+}
+
+/// How starting one extension went: its pid, or the exec's failure worded
+/// as Lambda words it (`fork/exec PATH: REASON`).
+pub type Started = Result<u32, String>;
+
+/// A program to run in the sandbox: the runtime, or an extension.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Exec {
     pub argv: Vec<String>,
@@ -104,9 +121,7 @@ pub struct Exec {
 /// A shell that finished its setup and waits for its [`Exec`].
 pub struct Shell {
     child: tokio::process::Child,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-    telemetry: OwnedFd,
+    output: Option<Output>,
     control: tokio::process::ChildStdin,
     status: pipe::Receiver,
 }
@@ -163,10 +178,12 @@ impl Shell {
         let control = child.stdin.take();
         let status = pipe::Receiver::from_owned_fd(status.into()).map_err(ShellError::Spawn)?;
         let mut shell = Shell {
-            stdout: stdout.ok_or_else(missing)?,
-            stderr: stderr.ok_or_else(missing)?,
+            output: Some(Output {
+                stdout: stdout.ok_or_else(missing)?,
+                stderr: stderr.ok_or_else(missing)?,
+                telemetry: telemetry.into(),
+            }),
             control: control.ok_or_else(missing)?,
-            telemetry: telemetry.into(),
             child,
             status,
         };
@@ -178,18 +195,26 @@ impl Shell {
         }
     }
 
+    /// Has the shell start `extensions` before the runtime; one answer each.
+    pub async fn start_extensions(
+        &mut self,
+        extensions: &[Exec],
+    ) -> Result<Vec<Started>, ShellError> {
+        let step = Step::Extensions(std::borrow::Cow::Borrowed(extensions));
+        let report = self.say(&step).await.map_err(ShellError::Setup)?;
+        serde_json::from_str(&report).map_err(|_| ShellError::Setup(report))
+    }
+
     /// Tells the shell to become the runtime; returns once it has (exec
     /// succeeded) or could not.
-    pub async fn exec(mut self, exec: &Exec) -> Result<Launched, ShellError> {
+    pub async fn exec(mut self, exec: &Exec) -> Result<tokio::process::Child, ShellError> {
         let program = exec.argv.first().cloned().unwrap_or_default();
-        match self.say(exec).await {
+        match self
+            .say(&Step::Runtime(std::borrow::Cow::Borrowed(exec)))
+            .await
+        {
             // A successful exec closes the status pipe without a word.
-            Ok(report) if report.is_empty() => Ok(Launched {
-                child: self.child,
-                stdout: self.stdout,
-                stderr: self.stderr,
-                telemetry: self.telemetry,
-            }),
+            Ok(report) if report.is_empty() => Ok(self.child),
             Ok(reason) | Err(reason) => Err(match reason.strip_prefix("chdir ") {
                 Some(detail) => ShellError::Chdir(detail.to_string()),
                 None => ShellError::Exec { program, reason },
@@ -224,15 +249,20 @@ impl Shell {
         Ok(String::from_utf8_lossy(&report).into_owned())
     }
 
+    /// The read ends of what the shell's processes (its extensions, then
+    /// the runtime it becomes) write, to be read from before they start.
+    pub fn take_output(&mut self) -> Option<Output> {
+        self.output.take()
+    }
+
     /// The shell's process id, which stays the runtime's.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 }
 
-/// A runtime that the shell became.
-pub struct Launched {
-    pub child: tokio::process::Child,
+/// The sandbox's output pipes.
+pub struct Output {
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
     /// The read end of the runtime's telemetry log pipe.
