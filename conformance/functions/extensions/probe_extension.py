@@ -15,6 +15,12 @@ picks what that copy does:
   init_error      register, then report /extension/init/error
   never_register  sleep forever without registering
   twice           register, then register again (records the answer)
+  telemetry_http  like normal, and subscribes to the Telemetry API (EXT_TELEMETRY_TYPES,
+                  default platform,function) with an HTTP listener on EXT_TELEMETRY_PORT
+                  (default 4243): records every record received, and first the answer
+                  to a subscription naming another host
+  telemetry_tcp   the same with a TCP destination (one JSON record per line)
+  logs_api        the same through the older Logs API (schema 2021-03-18), over HTTP
 """
 
 import json
@@ -26,7 +32,8 @@ import urllib.request
 
 NAME = os.path.basename(sys.argv[0])
 MODE = os.environ.get("EXT_MODE_" + NAME.upper().replace("-", "_"), "normal")
-BASE = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = API + "/2020-01-01/extension"
 
 
 def record(what, **fields):
@@ -40,8 +47,8 @@ def record(what, **fields):
         os.close(fd)
 
 
-def call(method, path, body=None, headers=None):
-    req = urllib.request.Request(BASE + path, data=body, method=method, headers=headers or {})
+def call(method, path, body=None, headers=None, base=BASE):
+    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
@@ -57,6 +64,59 @@ def register(events):
     return headers.get("lambda-extension-identifier")
 
 
+def listen(port, tcp):
+    """Receives telemetry on 0.0.0.0:port and records each record."""
+    import http.server
+    import socketserver
+    import threading
+
+    def got(batch):
+        for r in batch:
+            record("telemetry", **r)
+
+    class Http(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            got(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_PUT = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    class Tcp(socketserver.StreamRequestHandler):
+        def handle(self):
+            for line in self.rfile:
+                got([json.loads(line)])
+
+    server_class = socketserver.ThreadingTCPServer if tcp else http.server.ThreadingHTTPServer
+    server_class.allow_reuse_address = True
+    server = server_class(("0.0.0.0", port), Tcp if tcp else Http)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def subscribe(ext_id, port):
+    tcp, logs_api = MODE == "telemetry_tcp", MODE == "logs_api"
+    listen(port, tcp)
+    path = "/2020-08-15/logs" if logs_api else "/2022-07-01/telemetry"
+    types = os.environ.get("EXT_TELEMETRY_TYPES", "platform,function").split(",")
+    def body(host):
+        scheme = "tcp" if tcp else "http"
+        return json.dumps({"schemaVersion": "2021-03-18" if logs_api else "2022-12-13", "types": types,
+                           "buffering": {"timeoutMs": 25},
+                           "destination": {"protocol": "TCP" if tcp else "HTTP",
+                                           "URI": f"{scheme}://{host}:{port}/in"}}).encode()
+    headers = {"Lambda-Extension-Identifier": ext_id, "Content-Type": "application/json"}
+    status, _, answer = call("PUT", path, body("example.com"), headers, base=API)
+    record("subscribe_elsewhere", status=status, body=json.loads(answer or b"null"))
+    status, _, answer = call("PUT", path, body("sandbox.localdomain"), headers, base=API)
+    record("subscribe", status=status, body=json.loads(answer or b"null"))
+
+
 def main():
     record("started", env=sorted(os.environ), cwd=os.getcwd(), uid=os.getuid())
     if MODE == "never_register":
@@ -64,6 +124,8 @@ def main():
     ext_id = register(["SHUTDOWN"] if MODE == "shutdown_only" else ["INVOKE", "SHUTDOWN"])
     if MODE == "twice":
         register(["INVOKE"])
+    if MODE in ("telemetry_http", "telemetry_tcp", "logs_api"):
+        subscribe(ext_id, int(os.environ.get("EXT_TELEMETRY_PORT", "4243")))
     if MODE == "crash_at_init":
         sys.exit(3)
     if MODE == "init_error":

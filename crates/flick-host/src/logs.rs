@@ -156,9 +156,22 @@ pub struct Report {
     pub init_duration: Option<Duration>,
 }
 
+impl Report {
+    /// Lambda bills whole milliseconds, rounded up, at least one.
+    pub fn billed_ms(&self) -> u64 {
+        (self.duration.as_micros().div_ceil(1000)).max(1) as u64
+    }
+}
+
+/// Milliseconds to two decimals, as REPORT writes them (and the Telemetry
+/// API's records repeat them).
+pub fn report_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
 pub fn report_line(request_id: &str, r: &Report) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let billed = (r.duration.as_micros().div_ceil(1000)).max(1);
+    let billed = r.billed_ms();
     let mut line = format!(
         "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
         ms(r.duration),

@@ -3,12 +3,18 @@
 //! name of its file in `/opt/extensions`) for INVOKE and SHUTDOWN and loops
 //! on `/event/next`. Every event is appended as a JSON line
 //! `{"ext", "what": "event", "event"}` to `EXT_RECORD_FILE`, a file the test
-//! made; on SHUTDOWN it records `exiting` and exits 0. Without
+//! made; on SHUTDOWN it records `exiting` and exits 0. With `EXT_TELEMETRY`
+//! set it also subscribes to the Telemetry API (platform and function
+//! records, the crate's defaults), as the crate's telemetry example does,
+//! and records each record it receives as `{"what": "telemetry", "time",
+//! "type", "record"}`. Without
 //! `EXT_RECORD_FILE` it records nothing: the no-op extension of `bench/extensions`.
 
 use std::io::Write;
 
-use lambda_extension::{service_fn, Error, LambdaEvent, NextEvent};
+use lambda_extension::{
+    service_fn, Error, Extension, LambdaEvent, LambdaTelemetry, NextEvent, SharedService,
+};
 use serde_json::{json, Value};
 
 fn name() -> String {
@@ -63,7 +69,21 @@ async fn on_event(event: LambdaEvent) -> Result<(), Error> {
     Ok(())
 }
 
+async fn on_telemetry(records: Vec<LambdaTelemetry>) -> Result<(), Error> {
+    for r in records {
+        if let Value::Object(fields) = serde_json::to_value(&r)? {
+            record("telemetry", Value::Object(fields));
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_extension::run(service_fn(on_event)).await
+    let extension = Extension::new().with_events_processor(service_fn(on_event));
+    if std::env::var_os("EXT_TELEMETRY").is_some() {
+        let telemetry = SharedService::new(service_fn(on_telemetry));
+        return extension.with_telemetry_processor(telemetry).run().await;
+    }
+    extension.run().await
 }

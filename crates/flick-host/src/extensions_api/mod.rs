@@ -4,10 +4,11 @@
 //! Owns the HTTP face: routes, headers, and Lambda's answers to wrong
 //! requests (403 with `{"errorMessage","errorType"}` for all of them, as
 //! AWS's Runtime Interface Emulator answers). The state behind it is the
-//! sandbox's [`Registry`]. The Telemetry and Logs APIs answer as the
-//! emulator's do: accepted, and not supported.
+//! sandbox's [`Registry`]; the Telemetry and Logs APIs' subscriptions go to
+//! its [`telemetry`] hub.
 
 pub mod registry;
+pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -34,8 +35,8 @@ pub fn routes(registry: Arc<Registry>) -> Router {
         .route("/2020-01-01/extension/event/next", get(next))
         .route("/2020-01-01/extension/init/error", post(init_error))
         .route("/2020-01-01/extension/exit/error", post(exit_error))
-        .route("/2022-07-01/telemetry", put(not_supported))
-        .route("/2020-08-15/logs", put(not_supported))
+        .route("/2022-07-01/telemetry", put(subscribe_telemetry))
+        .route("/2020-08-15/logs", put(subscribe_logs))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(registry)
 }
@@ -99,16 +100,37 @@ fn report(r: &Registry, headers: &HeaderMap, exit: bool) -> Response {
     }
 }
 
-/// Subscriptions are accepted and nothing is sent, as the Runtime Interface
-/// Emulator does (the official clients count any 2xx as subscribed).
-async fn not_supported(uri: axum::http::Uri) -> Response {
-    let (api, kind) = if uri.path().starts_with("/2022-07-01") {
-        ("Telemetry", "Telemetry.NotSupported")
-    } else {
-        ("Logs", "Logs.NotSupported")
-    };
-    let body = json!({"errorMessage": format!("{api} API is not supported"), "errorType": kind});
-    (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+async fn subscribe_telemetry(
+    State(r): State<Arc<Registry>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    subscribe(&r, &headers, telemetry::Api::Telemetry, &body)
+}
+
+async fn subscribe_logs(
+    State(r): State<Arc<Registry>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    subscribe(&r, &headers, telemetry::Api::Logs, &body)
+}
+
+fn subscribe(r: &Registry, headers: &HeaderMap, api: telemetry::Api, body: &[u8]) -> Response {
+    let id = header(headers, IDENTIFIER);
+    if let Err(e) = r.known(id) {
+        return forbidden(e);
+    }
+    let name = r.name_of(id.unwrap_or_default()).unwrap_or_default();
+    match r.telemetry.subscribe(api, &name, body) {
+        // Lambda answers with the JSON string "OK".
+        Ok(()) => axum::Json("OK").into_response(),
+        Err(refused) => {
+            let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = json!({"errorMessage": refused.message, "errorType": refused.error_type});
+            (status, axum::Json(body)).into_response()
+        }
+    }
 }
 
 fn forbidden(e: ApiError) -> Response {

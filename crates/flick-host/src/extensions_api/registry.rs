@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 
+use super::telemetry::{Event, Telemetry};
 use crate::outcome::{ExtensionFailure, Failure};
 
 /// Lambda's limit on the extensions of a function, internal and external.
@@ -98,6 +99,8 @@ pub struct Registry {
     /// Bumped on every change of stage, for the lifecycle's waits.
     changed: watch::Sender<()>,
     on_fatal: OnceLock<OnFatal>,
+    /// The extensions' Telemetry and Logs API subscriptions.
+    pub telemetry: Telemetry,
 }
 
 impl Registry {
@@ -108,6 +111,7 @@ impl Registry {
             inner: Mutex::default(),
             changed: watch::Sender::new(()),
             on_fatal: OnceLock::new(),
+            telemetry: Telemetry::default(),
         }
     }
 
@@ -219,6 +223,33 @@ impl Registry {
             body["accountId"] = json!(self.info.account_id);
         }
         Ok(Registered { id, body })
+    }
+
+    /// The name an extension registered under.
+    pub fn name_of(&self, id: &str) -> Option<String> {
+        let inner = lock(&self.inner);
+        inner
+            .agents
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.name.clone())
+    }
+
+    /// The `platform.extension` events of init: each registered extension
+    /// and the events it subscribed to.
+    pub fn extension_events(&self) -> Vec<Event> {
+        let inner = lock(&self.inner);
+        inner
+            .agents
+            .iter()
+            .map(|a| Event::Extension {
+                name: a.name.clone(),
+                events: [(a.invoke, "INVOKE"), (a.shutdown, "SHUTDOWN")]
+                    .into_iter()
+                    .filter_map(|(on, e)| on.then_some(e))
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Checks a `Lambda-Extension-Identifier` header's value.

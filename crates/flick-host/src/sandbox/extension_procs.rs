@@ -134,6 +134,10 @@ impl ExtensionProcs {
     /// `deadline`; the others, and whoever is still running then, are killed.
     pub async fn shut_down(&self, registry: &Registry, reason: &str, deadline: Instant) {
         self.ending.store(true, Ordering::Release);
+        // What the runtime wrote last reaches the subscribers before they
+        // hear of the shutdown.
+        let flush_for = deadline.saturating_duration_since(Instant::now()) / 2;
+        let _ = tokio::time::timeout(flush_for, registry.telemetry.flush()).await;
         let left = deadline.saturating_duration_since(Instant::now());
         let deadline_ms = crate::clock::epoch_ms(SystemTime::now() + left);
         let unsubscribed = registry.shutdown(reason, deadline_ms);

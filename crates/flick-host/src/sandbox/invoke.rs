@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use super::{InitType, Sandbox};
 use crate::clock;
+use crate::extensions_api::telemetry::{Event, Report as TelemetryReport};
 use crate::logs::{self, Report, Tail};
 use crate::outcome::{ExitStatusText, Failure, Outcome};
 use crate::runtime_api::{Dispatch, NextCall, StreamSink};
@@ -145,6 +146,9 @@ impl Sandbox {
         let extensions = (self.extensions.clone())
             .filter(|r| r.wants_invoke())
             .map(|r| (r, invoke_event(&dispatch)));
+        let telemetry = (self.extensions.clone())
+            .filter(|r| r.telemetry.listening())
+            .map(|r| (r, (req.request_id.clone(), dispatch.trace_id.clone())));
         let on_taken = Box::new(move || {
             if let Some(tail) = tail {
                 tail.push(&start);
@@ -152,6 +156,9 @@ impl Sandbox {
             sink.line(&name, start);
             if let Some((registry, event)) = extensions {
                 registry.invoke(&event);
+            }
+            if let Some((registry, (request_id, trace))) = telemetry {
+                registry.telemetry.emit(Event::Start { request_id, trace });
             }
         });
         let posted = self
@@ -286,16 +293,15 @@ impl Sandbox {
                 log(line);
             }
         }
+        let report = Report {
+            duration,
+            memory_size_mb: self.function.config.memory_mb,
+            max_memory_used_mb: self.peak_memory_mb(),
+            init_duration,
+        };
         log(logs::end_line(request_id));
-        log(logs::report_line(
-            request_id,
-            &Report {
-                duration,
-                memory_size_mb: self.function.config.memory_mb,
-                max_memory_used_mb: self.peak_memory_mb(),
-                init_duration,
-            },
-        ));
+        log(logs::report_line(request_id, &report));
+        self.report_to_telemetry(request_id, &phase.outcome, failure, &report);
         self.touch();
         InvokeResult {
             reusable: failure.is_none() && self.is_alive(),
@@ -305,6 +311,43 @@ impl Sandbox {
         }
     }
 
+    /// The Telemetry API's `platform.runtimeDone` and `platform.report`,
+    /// with REPORT's figures.
+    fn report_to_telemetry(
+        &self,
+        request_id: &str,
+        outcome: &Outcome,
+        failure: Option<&Failure>,
+        report: &Report,
+    ) {
+        let Some(registry) = self.extensions.as_ref().filter(|r| r.telemetry.listening()) else {
+            return;
+        };
+        let error_type = match (failure, outcome) {
+            (Some(f), _) => Some(f.error_type().to_string()),
+            (None, Outcome::FunctionError(body)) => Some(function_error_type(body)),
+            _ => None,
+        };
+        let timed_out = matches!(failure, Some(Failure::Timeout { .. }));
+        let duration_ms = logs::report_ms(report.duration);
+        registry.telemetry.emit(Event::RuntimeDone {
+            request_id: request_id.to_string(),
+            error_type: error_type.clone(),
+            timed_out,
+            duration_ms,
+        });
+        registry.telemetry.emit(Event::Report(TelemetryReport {
+            request_id: request_id.to_string(),
+            error_type,
+            timed_out,
+            duration_ms,
+            billed_ms: report.billed_ms(),
+            memory_mb: report.memory_size_mb,
+            max_memory_used_mb: report.max_memory_used_mb,
+            init_ms: report.init_duration.map(logs::report_ms),
+        }));
+    }
+
     fn log_start(&self, request_id: &str) {
         let line = logs::start_line(request_id);
         if let Some(tail) = self.mailbox.tail() {
@@ -312,6 +355,14 @@ impl Sandbox {
         }
         self.logs.line(&self.function.name, line);
     }
+}
+
+/// The `errorType` a runtime's error body names (`Unhandled` if none).
+fn function_error_type(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["errorType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "Unhandled".into())
 }
 
 /// The INVOKE event of the Extensions API for an event handed to the runtime.

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::extensions_api::telemetry::Event;
 use crate::extensions_api::Registry;
 use crate::function::Function;
 use crate::logs::LogSink;
@@ -84,6 +85,8 @@ pub struct Sandbox {
     first_served: AtomicBool,
     /// Serves no new invocation once its current ones end (recycled).
     retiring: AtomicBool,
+    /// Whether init was told to the Telemetry API's subscribers.
+    init_reported: AtomicBool,
     last_used: Mutex<Instant>,
 }
 
@@ -126,6 +129,7 @@ impl Sandbox {
             exec_started: now,
             first_served: AtomicBool::new(false),
             retiring: AtomicBool::new(false),
+            init_reported: AtomicBool::new(false),
             last_used: Mutex::new(now),
         };
         let launched = match prepared {
@@ -188,8 +192,13 @@ impl Sandbox {
         let init = host.cold_starts.begin();
         self.exec_started = Instant::now();
         if let Some(output) = shell.take_output() {
-            self.pump_output(output);
+            self.pump_output(output, &extensions);
         }
+        extensions.telemetry.emit(Event::InitStart {
+            init_type: self.init_type.as_str(),
+            function_name: self.function.name.to_string(),
+            memory_mb: self.function.config.memory_mb,
+        });
         let on_fatal = self.fatal_hook(shell.pid());
         extensions.set_on_fatal(Box::new({
             let on_fatal = on_fatal.clone();
@@ -281,12 +290,21 @@ impl Sandbox {
 
     /// Pumps what the sandbox's processes write into the logs (and into
     /// the tail of the invocation under way).
-    fn pump_output(&mut self, output: shell::Output) {
+    fn pump_output(&mut self, output: shell::Output, extensions: &Arc<Registry>) {
         let (logs, name, mailbox) = (
             self.logs.clone(),
             self.function.name.clone(),
             self.mailbox.clone(),
         );
+        let extensions = extensions.clone();
+        // In Lambda's JSON log format a line that is an object is sent as one.
+        let json = self
+            .function
+            .config
+            .env
+            .get("AWS_LAMBDA_LOG_FORMAT")
+            .map(String::as_str)
+            == Some("JSON");
         let shell::Output {
             stdout,
             stderr,
@@ -295,6 +313,12 @@ impl Sandbox {
         self.pump = OutputPump::start(stdout, stderr, telemetry, move |line| {
             if let Some(tail) = mailbox.tail() {
                 tail.push(&line);
+            }
+            if extensions.telemetry.listening() {
+                extensions.telemetry.emit(Event::Function {
+                    line: line.clone(),
+                    json,
+                });
             }
             logs.line(&name, line);
         })
@@ -384,10 +408,16 @@ impl Sandbox {
         match tokio::time::timeout(limit, wait).await {
             Ok(Ok(runtime_api::Status::Ready(at))) => {
                 let left = limit.saturating_sub(started.elapsed());
-                let ended = self.extensions_ready(left).await?.max(at);
-                Ok(ended.saturating_duration_since(self.exec_started))
+                let ended = self.extensions_ready(left).await;
+                let init = ended.map(|e| e.max(at).saturating_duration_since(self.exec_started));
+                self.report_init(&init);
+                init
             }
-            Ok(Ok(runtime_api::Status::Dead(f))) => Err(f),
+            Ok(Ok(runtime_api::Status::Dead(f))) => {
+                let init = Err(f);
+                self.report_init(&init);
+                init
+            }
             Ok(Ok(runtime_api::Status::Initializing)) => {
                 unreachable!("wait_for skips Initializing")
             }
@@ -403,6 +433,37 @@ impl Sandbox {
                 Err(failure)
             }
         }
+    }
+
+    /// The Telemetry API's account of init, once per sandbox: the runtime's
+    /// end of init, the extensions, and the report.
+    fn report_init(&self, init: &Result<Duration, Failure>) {
+        let Some(registry) = &self.extensions else {
+            return;
+        };
+        if self
+            .init_reported
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let telemetry = &registry.telemetry;
+        let init_type = self.init_type.as_str();
+        let error_type = init.as_ref().err().map(|f| f.error_type().to_string());
+        telemetry.emit(Event::InitRuntimeDone {
+            init_type,
+            error_type: error_type.clone(),
+        });
+        for event in registry.extension_events() {
+            telemetry.emit(event);
+        }
+        let duration = init.as_ref().map_or(self.exec_started.elapsed(), |d| *d);
+        telemetry.emit(Event::InitReport {
+            init_type,
+            duration_ms: crate::logs::report_ms(duration),
+            error_type,
+        });
+        telemetry.end_init();
     }
 
     /// Init is over for the extensions once each has asked for an event

@@ -130,6 +130,16 @@ impl Prepared {
             },
             function.extensions.clone(),
         ));
+        if let (true, Some(pid)) = (own_network, shell.pid()) {
+            // Telemetry goes to a listener on the sandbox's own loopback,
+            // until the last subscriber is gone.
+            let namespace = netns::Namespace::of(pid)
+                .map_err(|e| host_error("cannot open the sandbox's network namespace", &e))?;
+            extensions.telemetry.set_connect(Arc::new(move |port| {
+                let namespace = namespace.clone();
+                Box::pin(async move { namespace.connect(port).await })
+            }));
+        }
         let server = runtime_api::serve(listener, mailbox.clone(), extensions.clone(), admit);
         Ok(Prepared {
             id,
