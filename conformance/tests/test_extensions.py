@@ -90,16 +90,19 @@ def setup(make_host, tmp_path_factory, rust_extension_bin):
     root = traversable(tmp_path_factory.mktemp("ext-layers"))
     files = shared_dir(tmp_path_factory, "ext-records")
     rec = {name: record_file(files, name) for name in
-           ("observed", "rust", "slow", "internal", "crash-init", "crash-invoke", "init-error", "noexec", "twice",
+           ("observed", "rust", "slow", "exit-error", "internal", "crash-init", "crash-invoke", "init-error", "noexec", "twice",
             "silent")}
     functions = {
         "observed": ext_function(make_layer(root, "observed", ["probe", "quiet"]), rec["observed"],
                                  {"EXT_MODE_QUIET": "shutdown_only"}, handler="app.handler"),
         "rust": ext_function(make_layer(root, "rust", ["rusty"], binary=rust_extension_bin), rec["rust"]),
         "slow": ext_function(make_layer(root, "slow", ["laggard"]), rec["slow"],
-                             {"EXT_MODE_LAGGARD": "slow_invoke", "EXT_SLOW_MS": "1500"}, timeout_s=10),
+                             {"EXT_MODE_LAGGARD": "slow_invoke", "EXT_SLOW_MS": "1500"}, timeout_s=10,
+                             max_concurrency=1),
         "crash-init": ext_function(make_layer(root, "crash-init", ["crasher"]), rec["crash-init"],
                                    {"EXT_MODE_CRASHER": "crash_at_init"}),
+        "exit-error": ext_function(make_layer(root, "exit-error", ["quitter"]), rec["exit-error"],
+                                   {"EXT_MODE_QUITTER": "exit_error"}),
         "crash-invoke": ext_function(make_layer(root, "crash-invoke", ["breaker"]), rec["crash-invoke"],
                                      {"EXT_MODE_BREAKER": "crash_on_invoke"}),
         "init-error": ext_function(make_layer(root, "init-error", ["refuser"]), rec["init-error"],
@@ -167,11 +170,15 @@ def test_the_answer_does_not_wait_for_extensions_but_the_phase_does(setup):
     request_id = resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     m = host.wait_log("slow", rf"REPORT RequestId: {request_id}\tDuration: (\d+\.\d+) ms", timeout=5)
     assert m and float(m.group(1)) >= 1500, "the invoke phase lasts until the extension asks again"
-    # The sandbox takes no event before the phase is over: a next invocation
-    # on it starts after the extension's record of being done.
+    # The sandbox (the only one: max_concurrency 1) takes no event before
+    # the phase is over: the next invocation starts after the extension is done.
     resp, _ = host.invoke("slow", {"action": "echo"})
-    done = records(rec["slow"], "laggard", "slow_done")
-    assert any(r["requestId"] == request_id for r in done)
+    done = next(r for r in records(rec["slow"], "laggard", "slow_done") if r["requestId"] == request_id)
+    following = resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    invoke = next(r for r in records(rec["slow"], "laggard", "event") if r["event"].get("requestId") == following)
+    assert invoke["t"] >= done["t"], "the next INVOKE came before the extension finished the last"
+    log = host.log_text("slow")
+    assert log.index(f"REPORT RequestId: {request_id}") < log.index(f"START RequestId: {following}")
 
 
 def test_an_internal_extension_gets_invoke_but_may_not_have_shutdown(setup):
@@ -209,6 +216,18 @@ def test_an_extension_that_fails_at_init_fails_the_invocation(setup, function, e
     assert result["errorMessage"].startswith("RequestId: ") and message in result["errorMessage"], result
     resp, result = host.invoke("observed", {"action": "echo"})
     assert "FunctionError" not in resp, "other functions are unaffected"
+
+
+def test_an_exit_error_during_an_invocation_ends_the_sandbox(setup):
+    host, rec = setup
+    resp, result = host.invoke("exit-error", {"action": "echo"})
+    assert "FunctionError" not in resp, "the answer was out before the extension gave up"
+    request_id = resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+    assert host.wait_log("exit-error", r"Extension\.ExitError", timeout=5), host.log_text("exit-error")
+    reported = records(rec["exit-error"], "quitter", "exit_error")[0]
+    assert (reported["status"], reported["body"]) == (202, {"status": "OK"})
+    text = host.log_text("exit-error")
+    assert f"RequestId: {request_id} Error: extension quitter reported an exit error: Extension.ProbeQuit" in text
 
 
 def test_an_extension_that_never_registers_times_init_out_naming_it(setup):

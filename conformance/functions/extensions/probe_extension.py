@@ -12,6 +12,7 @@ picks what that copy does:
   slow_invoke     like normal, but take EXT_SLOW_MS before asking again after an INVOKE
   crash_at_init   register, then exit 3 before asking for an event
   crash_on_invoke exit 4 on the first INVOKE
+  exit_error      report /extension/exit/error on the first INVOKE, then exit 0
   init_error      register, then report /extension/init/error
   never_register  sleep forever without registering
   twice           register, then register again (records the answer)
@@ -144,6 +145,11 @@ def main():
             sys.exit(0)
         if MODE == "crash_on_invoke":
             sys.exit(4)
+        if MODE == "exit_error":
+            status, _, body = call("POST", "/exit/error", b"{}", {"Lambda-Extension-Identifier": ext_id,
+                                                                  "Lambda-Extension-Function-Error-Type": "Extension.ProbeQuit"})
+            record("exit_error", status=status, body=json.loads(body or b"null"))
+            sys.exit(0)
         if MODE == "slow_invoke":
             time.sleep(int(os.environ.get("EXT_SLOW_MS", "1000")) / 1000)
             record("slow_done", requestId=event["requestId"])

@@ -429,7 +429,7 @@ impl Registry {
     }
 
     /// Whether any internal extension registered (the runtime's shutdown
-    /// grace depends on it).
+    /// grace is longer then).
     pub fn has_internal(&self) -> bool {
         self.holds(|inner| inner.agents.iter().any(|a| !a.external))
     }

@@ -498,11 +498,12 @@ impl Sandbox {
         let Some(pid) = self.pid else { return };
         self.stopping
             .store(true, std::sync::atomic::Ordering::Release);
-        // With extensions, the runtime's share of Lambda's shutdown limit.
-        let grace = if self.extension_procs.is_empty() {
-            STOP_GRACE
-        } else {
-            extension_procs::RUNTIME_SHARE
+        // With external extensions, the runtime's share of Lambda's
+        // shutdown limit: 300 ms, or 500 ms beside an internal extension.
+        let internal = self.extensions.as_ref().is_some_and(|r| r.has_internal());
+        let grace = match (self.extension_procs.is_empty(), internal) {
+            (true, _) | (false, true) => STOP_GRACE,
+            (false, false) => extension_procs::RUNTIME_SHARE,
         };
         let mut exited = self.exited.clone();
         if matches!(
