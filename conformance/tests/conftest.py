@@ -36,6 +36,8 @@ REPORT_RE = re.compile(
     re.M,
 )
 START_RE = re.compile(r"START RequestId: (?P<id>" + UUID + r") Version: \$LATEST$", re.M)
+# Each record of a function's log file: TIME<TAB>REQUEST_ID<TAB>text.
+LOG_RECORD_PREFIX = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\t([^\t\n]*)\t", re.M)
 END_RE = re.compile(r"END RequestId: (?P<id>" + UUID + r")$", re.M)
 
 
@@ -620,10 +622,25 @@ class Host:
         return self.root / self.server["state_dir"] / "logs" / f"{name}.log"
 
     def log_text(self, name):
+        """The function's log as its lines, without each record's time and
+        request id (see log_records for those)."""
         try:
-            return self.log_path(name).read_text(errors="replace")
+            return LOG_RECORD_PREFIX.sub("", self.log_path(name).read_text(errors="replace"))
         except FileNotFoundError:
             return ""
+
+    def log_records(self, name):
+        """The function's log file as (time, request id or None, text) records."""
+        records = []
+        text = self.log_path(name).read_text(errors="replace") if self.log_path(name).exists() else ""
+        for line in text.splitlines():
+            m = LOG_RECORD_PREFIX.match(line)
+            if m:
+                request_id = m.group(2)
+                records.append([m.group(1), None if request_id == "-" else request_id, line[m.end():]])
+            elif records:
+                records[-1][2] += "\n" + line
+        return [tuple(r) for r in records]
 
     def wait_log(self, name, pattern, timeout=5.0):
         """Waits until the function's log file matches `pattern`; returns the match."""

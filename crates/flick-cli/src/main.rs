@@ -8,6 +8,7 @@
 mod bench;
 mod host_client;
 mod invoke;
+mod logs;
 mod openapi;
 mod queue;
 
@@ -62,6 +63,8 @@ enum Command {
     Queue(queue::QueueArgs),
     /// Print the OpenAPI document of a function built with `flick::http::openapi`.
     Openapi(openapi::OpenApiArgs),
+    /// Print a function's log (`--follow`, `--since 10m`, `--request-id ID`).
+    Logs(logs::LogsArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
     #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
     Watchdog { cgroup: Option<PathBuf> },
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         }
         Command::Queue(args) => return queue::run(args),
         Command::Openapi(args) => return openapi::run(args),
+        Command::Logs(args) => return logs::run(args),
         other => other,
     };
     tracing_subscriber::fmt()
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
-        Command::Watchdog { .. } | Command::Queue(_) | Command::Openapi(_) => {
+        Command::Watchdog { .. } | Command::Queue(_) | Command::Openapi(_) | Command::Logs(_) => {
             unreachable!("handled before the runtime starts")
         }
     }

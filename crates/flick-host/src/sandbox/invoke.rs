@@ -9,6 +9,7 @@
 //! it to the pool is not done here.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -82,7 +83,8 @@ impl Sandbox {
         answered: impl FnOnce(&Outcome, Phases),
     ) -> InvokeResult {
         // With one invocation at a time, everything the process prints belongs to it.
-        let tail = (self.function.config.per_sandbox_concurrency == 1).then(Tail::default);
+        let tail =
+            (self.function.config.per_sandbox_concurrency == 1).then(|| Tail::new(&req.request_id));
         self.mailbox.set_tail(tail.clone());
         let init = self.ready(INIT_LIMIT).await;
         let init = match init {
@@ -150,10 +152,10 @@ impl Sandbox {
             .filter(|r| r.telemetry.listening())
             .map(|r| (r, (req.request_id.clone(), dispatch.trace_id.clone())));
         let on_taken = Box::new(move || {
-            if let Some(tail) = tail {
+            if let Some(tail) = &tail {
                 tail.push(&start);
             }
-            sink.line(&name, start);
+            sink.line(&name, tail.as_ref().map(Tail::request_id), start);
             if let Some((registry, event)) = extensions {
                 registry.invoke(&event);
             }
@@ -278,11 +280,12 @@ impl Sandbox {
             pump.drain().await;
         }
         self.mailbox.set_tail(None);
+        let request: Arc<str> = Arc::from(request_id);
         let log = |line: String| {
             if let Some(t) = &tail {
                 t.push(&line);
             }
-            self.logs.line(&self.function.name, line);
+            self.logs.line(&self.function.name, Some(&request), line);
         };
         let failure = match (&phase.outcome, &phase.ended_by) {
             (Outcome::Failure(f), _) | (_, Some(f)) => Some(f),
@@ -353,7 +356,8 @@ impl Sandbox {
         if let Some(tail) = self.mailbox.tail() {
             tail.push(&line);
         }
-        self.logs.line(&self.function.name, line);
+        self.logs
+            .line(&self.function.name, Some(&Arc::from(request_id)), line);
     }
 }
 

@@ -259,6 +259,7 @@ impl Sandbox {
                 let names = registry.unregistered().join(", ");
                 self.logs.line(
                     &self.function.name,
+                    None,
                     format!("Extension(s) {names} did not register within {} s", INIT_LIMIT.as_secs()),
                 );
                 Err(Failure::InitTimeout { limit_s: INIT_LIMIT.as_secs() })
@@ -311,7 +312,8 @@ impl Sandbox {
             telemetry,
         } = output;
         self.pump = OutputPump::start(stdout, stderr, telemetry, move |line| {
-            if let Some(tail) = mailbox.tail() {
+            let tail = mailbox.tail();
+            if let Some(tail) = &tail {
                 tail.push(&line);
             }
             if extensions.telemetry.listening() {
@@ -320,7 +322,7 @@ impl Sandbox {
                     json,
                 });
             }
-            logs.line(&name, line);
+            logs.line(&name, tail.as_ref().map(|t| t.request_id()), line);
         })
         .map_err(|e| tracing::warn!("cannot capture a sandbox's output: {e}"))
         .ok();

@@ -2,9 +2,12 @@
 //!
 //! Owns the [`LogSink`] (one writer task that puts every function's lines on
 //! the host's stderr, prefixed with the function's name, and appends them to
-//! `state_dir/logs/NAME.log`), the per-invocation [`Tail`] that backs
-//! `X-Amz-Log-Result`, and the exact START/END/REPORT lines. It does not read
-//! the processes' pipes; the sandbox does and hands lines here.
+//! `state_dir/logs/NAME.log` as [`record`]s with their time and request id),
+//! the per-invocation [`Tail`] that backs `X-Amz-Log-Result`, and the exact
+//! START/END/REPORT lines. It does not read the processes' pipes; the
+//! sandbox does and hands lines here.
+
+pub mod record;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -24,7 +27,12 @@ pub struct LogSink {
 }
 
 enum Command {
-    Line { function: Arc<str>, line: String },
+    Line {
+        function: Arc<str>,
+        request_id: Option<Arc<str>>,
+        time: std::time::SystemTime,
+        line: String,
+    },
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -41,12 +49,15 @@ impl LogSink {
         Ok(LogSink { tx })
     }
 
-    /// Queues one line of `function`'s log (without its newline).
-    pub fn line(&self, function: &Arc<str>, line: String) {
+    /// Queues one line of `function`'s log (without its newline), written
+    /// during the invocation `request_id` when one can be named.
+    pub fn line(&self, function: &Arc<str>, request_id: Option<&Arc<str>>, line: String) {
         // The writer only stops when every sink is gone, so this cannot fail
         // while a caller holds one.
         let _ = self.tx.send(Command::Line {
             function: function.clone(),
+            request_id: request_id.cloned(),
+            time: std::time::SystemTime::now(),
             line,
         });
     }
@@ -71,10 +82,15 @@ fn write_loop(dir: PathBuf, mut rx: mpsc::UnboundedReceiver<Command>) {
         // Write everything already queued, then flush once.
         while let Some(cmd) = next.take().or_else(|| rx.try_recv().ok()) {
             match cmd {
-                Command::Line { function, line } => {
+                Command::Line {
+                    function,
+                    request_id,
+                    time,
+                    line,
+                } => {
                     let _ = writeln!(err, "[{function}] {line}");
                     if let Some(file) = file_for(&mut files, &dir, &function) {
-                        let _ = writeln!(file, "{line}");
+                        let _ = record::write(file, time, request_id.as_deref(), &line);
                     }
                 }
                 Command::Flush(done) => waiting.push(done),
@@ -114,13 +130,28 @@ fn file_for<'a>(
     files.get_mut(function)
 }
 
-/// The log of one invocation, kept to its last few KB for Log Tail.
-#[derive(Clone, Default)]
-pub struct Tail(Arc<Mutex<Vec<u8>>>);
+/// The log of one invocation, kept to its last few KB for Log Tail, and
+/// the invocation's request id, which its lines are filed under.
+#[derive(Clone)]
+pub struct Tail {
+    buf: Arc<Mutex<Vec<u8>>>,
+    request_id: Arc<str>,
+}
 
 impl Tail {
+    pub fn new(request_id: &str) -> Tail {
+        Tail {
+            buf: Arc::default(),
+            request_id: Arc::from(request_id),
+        }
+    }
+
+    pub fn request_id(&self) -> &Arc<str> {
+        &self.request_id
+    }
+
     pub fn push(&self, line: &str) {
-        let mut buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
         // Keep memory bounded for chatty functions; trim in large steps so the
@@ -133,7 +164,7 @@ impl Tail {
 
     /// The last [`TAIL_BYTES`] bytes.
     pub fn last_bytes(&self) -> Vec<u8> {
-        let buf = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
         buf[buf.len().saturating_sub(TAIL_BYTES)..].to_vec()
     }
 }
@@ -209,7 +240,7 @@ mod tests {
 
     #[test]
     fn tail_keeps_the_last_4kb() {
-        let tail = Tail::default();
+        let tail = Tail::new("r");
         for i in 0..2000 {
             tail.push(&format!("line {i}"));
         }
