@@ -21,7 +21,8 @@ def setup(make_host, tmp_path_factory, rust_extension_bin):
         "rust": ext_function(make_layer(root, "rust", ["otel"], binary=rust_extension_bin), rec["rust"],
                              {"EXT_TELEMETRY": "1"}),
         "http": ext_function(make_layer(root, "http", ["watcher"]), rec["http"],
-                             {"EXT_MODE_WATCHER": "telemetry_http"}),
+                             {"EXT_MODE_WATCHER": "telemetry_http",
+                              "EXT_TELEMETRY_TYPES": "platform,function,extension"}),
         "tcp": ext_function(make_layer(root, "tcp", ["tcpwatch"]), rec["tcp"],
                             {"EXT_MODE_TCPWATCH": "telemetry_tcp", "AWS_LAMBDA_LOG_FORMAT": "JSON"}),
         "logs": ext_function(make_layer(root, "logs", ["logwatch"]), rec["logs"],
@@ -98,6 +99,9 @@ def test_an_http_subscriber_gets_the_same_and_another_host_is_refused(setup):
     assert "sandbox.localdomain" in elsewhere["body"]["errorMessage"]
     ok = next(r for r in refused if r["what"] == "subscribe")
     assert (ok["status"], ok["body"]) == (200, "OK")
+    # The extension's own output is its stream, not the function's.
+    assert any(r["type"] == "extension" and r["record"] == "watcher is up" for r in got), got
+    assert not any(r["type"] == "function" and "is up" in str(r["record"]) for r in got)
 
 
 def test_a_tcp_subscriber_gets_json_log_lines_as_objects(setup):

@@ -120,6 +120,8 @@ def subscribe(ext_id, port):
 
 def main():
     record("started", env=sorted(os.environ), cwd=os.getcwd(), uid=os.getuid())
+    # What an extension prints is the extension stream's, not the function's.
+    print(f"{NAME} is up", flush=True)
     if MODE == "never_register":
         time.sleep(3600)
     ext_id = register(["SHUTDOWN"] if MODE == "shutdown_only" else ["INVOKE", "SHUTDOWN"])

@@ -17,6 +17,10 @@ use crate::manifest::Manifest;
 
 /// Where layers are seen inside a sandbox.
 pub const OPT: &str = "/opt";
+/// The folder of a layer whose files are external extensions ...
+const EXTENSIONS_SUBDIR: &str = "extensions";
+/// ... and where the sandbox's runtime and extensions see them.
+pub const EXTENSIONS_DIR: &str = "/opt/extensions";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -127,7 +131,7 @@ fn readable_by_all(folder: &Path) -> io::Result<()> {
 pub fn extensions(layers: &[PathBuf]) -> Vec<String> {
     let mut found = BTreeMap::new();
     for layer in layers {
-        let Ok(entries) = std::fs::read_dir(layer.join("extensions")) else {
+        let Ok(entries) = std::fs::read_dir(layer.join(EXTENSIONS_SUBDIR)) else {
             continue;
         };
         for entry in entries.flatten() {

@@ -35,6 +35,7 @@ pub mod sandbox;
 pub mod scheduler;
 mod server;
 pub mod streamed;
+pub(crate) mod sync;
 pub mod watchdog;
 
 pub use server::{serve, ServeError, ServeOptions};

@@ -9,6 +9,7 @@
 //! waiting for an event (init is over, an invocation's phase is over). It
 //! knows nothing of processes or HTTP.
 
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,7 +53,7 @@ pub struct Registered {
 }
 
 /// What is called when an extension fails the sandbox (init or exit error).
-pub type OnFatal = Box<dyn Fn(Failure) + Send + Sync>;
+pub type OnFatal = Arc<dyn Fn(Failure) + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -147,8 +148,6 @@ impl Registry {
         let _ = changed.wait_for(|_| self.holds(&test)).await;
     }
 
-    // ---- the Extensions API's calls ----
-
     /// `POST /extension/register`: `name` from `Lambda-Extension-Name`,
     /// `features` from `Lambda-Extension-Accept-Feature`.
     pub fn register(
@@ -167,42 +166,7 @@ impl Registry {
         let external = self.externals.iter().any(|e| e == name);
         let id = crate::ids::uuid().to_string();
         self.update(|inner| {
-            if let Some(agent) = inner.agents.iter().find(|a| a.name == name) {
-                return Err(if agent.external {
-                    api_error(
-                        "Extension.InvalidExtensionState",
-                        format!(
-                            "State transition from Registered to Registered failed for extension {name}. \
-                             Error: State transition is not allowed"
-                        ),
-                    )
-                } else {
-                    api_error(
-                        "Extension.InvalidExtensionState",
-                        "Extension with this name already registered",
-                    )
-                });
-            }
-            if !external {
-                if inner.closed {
-                    return Err(api_error(
-                        "Extension.RegistrationClosed",
-                        "Extension registration closed already",
-                    ));
-                }
-                if events.shutdown {
-                    return Err(api_error(
-                        "Extension.InvalidEventType",
-                        "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension",
-                    ));
-                }
-                if inner.agents.len() >= MAX_EXTENSIONS {
-                    return Err(api_error(
-                        "Extension.TooManyExtensions",
-                        format!("Extension limit ({MAX_EXTENSIONS}) reached"),
-                    ));
-                }
-            }
+            may_register(inner, name, external, &events)?;
             inner.agents.push(Agent {
                 id: id.clone(),
                 name: name.to_string(),
@@ -284,11 +248,22 @@ impl Registry {
             if agent.stage == Stage::Failed {
                 return Err(invalid_state(agent, "Ready"));
             }
+            // An event already waiting is handed over at once: the
+            // extension is busy with it, never waiting in between.
+            if let Some(event) = lock(&agent.events.queue).pop_front() {
+                agent.stage = Stage::Busy;
+                return Ok(Err(event));
+            }
             agent.stage = Stage::Waiting;
-            Ok(agent.events.clone())
+            Ok(Ok(agent.events.clone()))
         })?;
+        let slot = match slot {
+            Ok(slot) => slot,
+            Err(event) => return Ok(event),
+        };
         loop {
             let arrived = slot.arrived.notified();
+            // Whoever queued it marked the extension busy.
             if let Some(event) = lock(&slot.queue).pop_front() {
                 return Ok(event);
             }
@@ -310,8 +285,9 @@ impl Registry {
                 "Lambda-Extension-Function-Error-Type not found",
             )
         })?;
-        let name = self.update(|inner| {
-            let agent = agent_mut(inner, id)?;
+        let name = {
+            let mut inner = lock(&self.inner);
+            let agent = agent_mut(&mut inner, id)?;
             // init/error belongs to init; exit/error to any time before the end.
             let allowed = match agent.stage {
                 Stage::Failed => false,
@@ -322,22 +298,26 @@ impl Registry {
                 let target = if exit { "ExitError" } else { "InitError" };
                 return Err(invalid_state(agent, target));
             }
-            agent.stage = Stage::Failed;
-            Ok(agent.name.clone())
-        })?;
+            agent.name.clone()
+        };
         let (kind, what) = if exit {
             (ExtensionFailure::Exit, "exit")
         } else {
             (ExtensionFailure::Init, "init")
         };
+        // The sandbox fails before this extension stops counting as busy:
+        // its invocation must not end as if all went well.
         self.fatal(
             kind,
             format!("extension {name} reported an {what} error: {error_type}"),
         );
+        self.update(|inner| {
+            if let Ok(agent) = agent_mut(inner, id) {
+                agent.stage = Stage::Failed;
+            }
+        });
         Ok(())
     }
-
-    // ---- the lifecycle's side ----
 
     /// Whether every external extension has registered.
     pub async fn externals_registered(&self) {
@@ -440,6 +420,54 @@ struct Events {
     shutdown: bool,
 }
 
+/// Whether `name` may register now: once only, and an internal extension
+/// only during init, without SHUTDOWN, and within the limit.
+fn may_register(
+    inner: &Inner,
+    name: &str,
+    external: bool,
+    events: &Events,
+) -> Result<(), ApiError> {
+    if let Some(agent) = inner.agents.iter().find(|a| a.name == name) {
+        return Err(if agent.external {
+            api_error(
+                "Extension.InvalidExtensionState",
+                format!(
+                    "State transition from Registered to Registered failed for extension {name}. \
+                     Error: State transition is not allowed"
+                ),
+            )
+        } else {
+            api_error(
+                "Extension.InvalidExtensionState",
+                "Extension with this name already registered",
+            )
+        });
+    }
+    if external {
+        return Ok(());
+    }
+    if inner.closed {
+        return Err(api_error(
+            "Extension.RegistrationClosed",
+            "Extension registration closed already",
+        ));
+    }
+    if events.shutdown {
+        return Err(api_error(
+            "Extension.InvalidEventType",
+            "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension",
+        ));
+    }
+    if inner.agents.len() >= MAX_EXTENSIONS {
+        return Err(api_error(
+            "Extension.TooManyExtensions",
+            format!("Extension limit ({MAX_EXTENSIONS}) reached"),
+        ));
+    }
+    Ok(())
+}
+
 /// The register body: `{"events": ["INVOKE", "SHUTDOWN"]}`, events optional.
 fn parse_events(body: &[u8]) -> Result<Events, ApiError> {
     #[derive(serde::Deserialize)]
@@ -501,12 +529,6 @@ fn invalid_state(agent: &Agent, target: &str) -> ApiError {
             agent.name
         ),
     )
-}
-
-/// A poisoned lock only means another thread panicked mid-update of plain
-/// data; the host must not cascade the panic.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -608,7 +630,7 @@ mod tests {
         let r = registry(&["ext"]);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        r.set_on_fatal(Box::new(move |f| lock(&sink).push(f.error_type())));
+        r.set_on_fatal(Arc::new(move |f: Failure| lock(&sink).push(f.error_type())));
         let id = r.register("ext", "", b"{}").unwrap().id;
         assert_eq!(
             r.report_error(&id, false, None).unwrap_err().error_type,

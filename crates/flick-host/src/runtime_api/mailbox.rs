@@ -11,6 +11,7 @@
 //! probe that says whether the runtime still lives, because a `/next` call
 //! left pending by a runtime that is dying must not take an event.
 
+use crate::sync::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -343,12 +344,6 @@ impl Mailbox {
         }
         answered.push_back(request_id.to_string());
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update of plain
-/// data; the data is still usable, and the host must not cascade the panic.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -190,15 +190,19 @@ impl Sandbox {
             }
         };
         answered(&outcome, call.at.elapsed());
-        let (ended, ended_by) = match &outcome {
-            Outcome::Failure(_) => (Instant::now(), None),
-            _ => self.rest_of_phase(call, deadline).await,
+        let (ended, ended_by, runtime_done) = match &outcome {
+            Outcome::Failure(_) => (Instant::now(), None, None),
+            _ => {
+                self.rest_of_phase(&req.request_id, &outcome, call, deadline)
+                    .await
+            }
         };
         Some(Phase {
             started: call.at,
             ended,
             outcome,
             ended_by,
+            runtime_done,
         })
     }
 
@@ -221,27 +225,37 @@ impl Sandbox {
     /// failure that ended it if it was not the runtime's next `/next`.
     /// A runtime serving several invocations at once cannot say which one
     /// its next `/next` ends, so each of those ends at its answer.
+    /// `platform.runtimeDone` goes out as the runtime asks again, before
+    /// the extensions are done: extensions wait for it to flush; returns
+    /// when the runtime was done, if it was.
     async fn rest_of_phase(
         &self,
+        request_id: &str,
+        outcome: &Outcome,
         call: NextCall,
         deadline: tokio::time::Instant,
-    ) -> (Instant, Option<Failure>) {
+    ) -> (Instant, Option<Failure>, Option<Instant>) {
         if self.function.config.per_sandbox_concurrency > 1 {
-            return (Instant::now(), None);
+            return (Instant::now(), None, None);
         }
-        let runtime_done = async {
+        let mut runtime_done = None;
+        let phase_done = async {
             let next = self.mailbox.next_after(call).await?;
+            runtime_done = Some(next.at);
+            let duration = next.at.saturating_duration_since(call.at);
+            self.tell_runtime_done(request_id, outcome, None, duration);
             let extensions_done = self.extensions_done().await?;
             Some(next.at.max(extensions_done))
         };
-        match tokio::time::timeout_at(deadline, runtime_done).await {
-            Ok(Some(ended)) => (ended, None),
-            Ok(None) => (Instant::now(), Some(self.death())),
+        let ended = tokio::time::timeout_at(deadline, phase_done).await;
+        match ended {
+            Ok(Some(ended)) => (ended, None, runtime_done),
+            Ok(None) => (Instant::now(), Some(self.death()), runtime_done),
             Err(_) => {
                 let Outcome::Failure(failure) = self.time_out() else {
                     unreachable!("time_out is a failure");
                 };
-                (Instant::now(), Some(failure))
+                (Instant::now(), Some(failure), runtime_done)
             }
         }
     }
@@ -254,8 +268,11 @@ impl Sandbox {
             return Some(Instant::now());
         };
         tokio::select! {
-            () = registry.all_waiting() => Some(Instant::now()),
+            biased;
             () = self.mailbox.dead() => None,
+            // An extension that failed stops counting as busy only after the
+            // sandbox is dead: that must not pass for a phase done well.
+            () = registry.all_waiting() => self.is_alive().then(Instant::now),
         }
     }
 
@@ -304,7 +321,7 @@ impl Sandbox {
         };
         log(logs::end_line(request_id));
         log(logs::report_line(request_id, &report));
-        self.report_to_telemetry(request_id, &phase.outcome, failure, &report);
+        self.tell_report(request_id, &phase, failure, &report);
         self.touch();
         InvokeResult {
             reusable: failure.is_none() && self.is_alive(),
@@ -314,36 +331,45 @@ impl Sandbox {
         }
     }
 
-    /// The Telemetry API's `platform.runtimeDone` and `platform.report`,
-    /// with REPORT's figures.
-    fn report_to_telemetry(
+    /// `platform.runtimeDone` for the Telemetry API's subscribers.
+    fn tell_runtime_done(
         &self,
         request_id: &str,
         outcome: &Outcome,
+        failure: Option<&Failure>,
+        duration: Duration,
+    ) {
+        let Some(registry) = self.extensions.as_ref().filter(|r| r.telemetry.listening()) else {
+            return;
+        };
+        registry.telemetry.emit(Event::RuntimeDone {
+            request_id: request_id.to_string(),
+            error_type: error_type(outcome, failure),
+            timed_out: matches!(failure, Some(Failure::Timeout { .. })),
+            duration_ms: logs::report_ms(duration),
+        });
+    }
+
+    /// `platform.report`, with REPORT's figures, and `platform.runtimeDone`
+    /// first if the runtime never asked again (the phase failed).
+    fn tell_report(
+        &self,
+        request_id: &str,
+        phase: &Phase,
         failure: Option<&Failure>,
         report: &Report,
     ) {
         let Some(registry) = self.extensions.as_ref().filter(|r| r.telemetry.listening()) else {
             return;
         };
-        let error_type = match (failure, outcome) {
-            (Some(f), _) => Some(f.error_type().to_string()),
-            (None, Outcome::FunctionError(body)) => Some(function_error_type(body)),
-            _ => None,
-        };
-        let timed_out = matches!(failure, Some(Failure::Timeout { .. }));
-        let duration_ms = logs::report_ms(report.duration);
-        registry.telemetry.emit(Event::RuntimeDone {
-            request_id: request_id.to_string(),
-            error_type: error_type.clone(),
-            timed_out,
-            duration_ms,
-        });
+        if phase.runtime_done.is_none() {
+            self.tell_runtime_done(request_id, &phase.outcome, failure, report.duration);
+        }
         registry.telemetry.emit(Event::Report(TelemetryReport {
             request_id: request_id.to_string(),
-            error_type,
-            timed_out,
-            duration_ms,
+            error_type: error_type(&phase.outcome, failure),
+            timed_out: matches!(failure, Some(Failure::Timeout { .. })),
+            duration_ms: logs::report_ms(report.duration),
             billed_ms: report.billed_ms(),
             memory_mb: report.memory_size_mb,
             max_memory_used_mb: report.max_memory_used_mb,
@@ -358,6 +384,15 @@ impl Sandbox {
         }
         self.logs
             .line(&self.function.name, Some(&Arc::from(request_id)), line);
+    }
+}
+
+/// The `errorType` the Telemetry API reports for an invocation's end.
+fn error_type(outcome: &Outcome, failure: Option<&Failure>) -> Option<String> {
+    match (failure, outcome) {
+        (Some(f), _) => Some(f.error_type().to_string()),
+        (None, Outcome::FunctionError(body)) => Some(function_error_type(body)),
+        _ => None,
     }
 }
 
@@ -389,6 +424,9 @@ struct Phase {
     outcome: Outcome,
     /// The failure that ended the phase after the answer, if one did.
     ended_by: Option<Failure>,
+    /// When the runtime asked for its next event, if it did (and
+    /// `platform.runtimeDone` was told then).
+    runtime_done: Option<Instant>,
 }
 
 impl Phase {
@@ -400,6 +438,7 @@ impl Phase {
             ended: now,
             outcome,
             ended_by: None,
+            runtime_done: None,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::extensions_api::registry::OnFatal;
 use crate::extensions_api::telemetry::Event;
 use crate::extensions_api::Registry;
 use crate::function::Function;
@@ -43,7 +44,7 @@ use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
 pub use context::{host_is_root, ContextError, HostContext, LambdaApiInside};
 pub use env::InitType;
-use extension_procs::{ExtensionProcs, OnCrash};
+use extension_procs::ExtensionProcs;
 pub use invoke::{InvokeRequest, InvokeResult, Phases, INIT_LIMIT};
 use memory::MemoryLimit;
 use output::OutputPump;
@@ -87,6 +88,9 @@ pub struct Sandbox {
     retiring: AtomicBool,
     /// Whether init was told to the Telemetry API's subscribers.
     init_reported: AtomicBool,
+    /// The end of init for the extensions (each asked for an event), or why
+    /// it failed; settled once.
+    extensions_init: tokio::sync::OnceCell<Result<Duration, Failure>>,
     last_used: Mutex<Instant>,
 }
 
@@ -130,6 +134,7 @@ impl Sandbox {
             first_served: AtomicBool::new(false),
             retiring: AtomicBool::new(false),
             init_reported: AtomicBool::new(false),
+            extensions_init: tokio::sync::OnceCell::new(),
             last_used: Mutex::new(now),
         };
         let launched = match prepared {
@@ -170,25 +175,7 @@ impl Sandbox {
         self.extensions = Some(extensions.clone());
         self.server = Some(server);
         self.memory = Some(memory.clone());
-        let config = &self.function.config;
-        let stream = format!(
-            "{}/[$LATEST]{}",
-            crate::clock::utc_date_path(std::time::SystemTime::now()),
-            self.id
-        );
-        let mut vars = env::lambda_env(&self.function, runtime_api, &stream, self.init_type);
-        vars.insert(
-            "_LAMBDA_TELEMETRY_LOG_FD".into(),
-            shell::TELEMETRY_FD.to_string(),
-        );
-        if let Some(dir) = &tmpdir {
-            vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
-        }
-        let exec = Exec {
-            argv: config.command.clone(),
-            env: vars,
-            cwd: config.workdir.clone(),
-        };
+        let exec = self.runtime_exec(runtime_api, tmpdir.as_deref());
         let init = host.cold_starts.begin();
         self.exec_started = Instant::now();
         if let Some(output) = shell.take_output() {
@@ -200,15 +187,61 @@ impl Sandbox {
             memory_mb: self.function.config.memory_mb,
         });
         let on_fatal = self.fatal_hook(shell.pid());
-        extensions.set_on_fatal(Box::new({
-            let on_fatal = on_fatal.clone();
-            move |failure| on_fatal(failure)
-        }));
+        extensions.set_on_fatal(on_fatal.clone());
         if !extensions.externals().is_empty() {
-            self.start_extensions(&mut shell, &extensions, &exec, on_fatal)
+            self.start_extensions(&mut shell, &extensions, &exec, host, on_fatal)
                 .await?;
         }
-        let child = shell.exec(&exec).await.map_err(|e| match e {
+        let child = self.exec_runtime(shell, &exec, host).await?;
+        let mut status = self.mailbox.watch_status();
+        tokio::spawn(async move {
+            // Ends with the init, or with the sandbox (its mailbox dropped).
+            let _ = status
+                .wait_for(|s| *s != runtime_api::Status::Initializing)
+                .await;
+            drop(init);
+        });
+        // The shell's own pages are not the function's.
+        memory.reset_peak();
+        self.watch(child, memory, host.watchdog.clone(), tmpdir, exited_tx);
+        Ok(())
+    }
+
+    /// The runtime's command, with the contract's environment.
+    fn runtime_exec(
+        &self,
+        runtime_api: std::net::SocketAddr,
+        tmpdir: Option<&std::path::Path>,
+    ) -> Exec {
+        let config = &self.function.config;
+        let stream = format!(
+            "{}/[$LATEST]{}",
+            crate::clock::utc_date_path(std::time::SystemTime::now()),
+            self.id
+        );
+        let mut vars = env::lambda_env(&self.function, runtime_api, &stream, self.init_type);
+        vars.insert(
+            "_LAMBDA_TELEMETRY_LOG_FD".into(),
+            shell::TELEMETRY_FD.to_string(),
+        );
+        if let Some(dir) = tmpdir {
+            vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
+        }
+        Exec {
+            argv: config.command.clone(),
+            env: vars,
+            cwd: config.workdir.clone(),
+        }
+    }
+
+    /// Has the shell become the runtime, and keeps an eye on its pid.
+    async fn exec_runtime(
+        &mut self,
+        shell: shell::Shell,
+        exec: &Exec,
+        host: &HostContext,
+    ) -> Result<tokio::process::Child, Failure> {
+        let child = shell.exec(exec).await.map_err(|e| match e {
             ShellError::Exec { .. } | ShellError::Chdir(_) => Failure::InvalidEntrypoint {
                 detail: e.to_string(),
             },
@@ -225,18 +258,7 @@ impl Sandbox {
                 w.track(pid);
             }
         }
-        let mut status = self.mailbox.watch_status();
-        tokio::spawn(async move {
-            // Ends with the init, or with the sandbox (its mailbox dropped).
-            let _ = status
-                .wait_for(|s| *s != runtime_api::Status::Initializing)
-                .await;
-            drop(init);
-        });
-        // The shell's own pages are not the function's.
-        memory.reset_peak();
-        self.watch(child, memory, host.watchdog.clone(), tmpdir, exited_tx);
-        Ok(())
+        Ok(child)
     }
 
     /// Starts the external extensions and waits until each has registered,
@@ -246,11 +268,13 @@ impl Sandbox {
         shell: &mut shell::Shell,
         registry: &Registry,
         runtime: &Exec,
-        on_crash: OnCrash,
+        host: &HostContext,
+        on_crash: OnFatal,
     ) -> Result<(), Failure> {
         let env = env::extension_env(&runtime.env);
+        let watchdog = host.watchdog.clone();
         self.extension_procs
-            .start(shell, registry, &env, &runtime.cwd, on_crash)
+            .start(shell, registry, &env, &runtime.cwd, watchdog, on_crash)
             .await?;
         tokio::select! {
             () = registry.externals_registered() => Ok(()),
@@ -269,7 +293,7 @@ impl Sandbox {
 
     /// What an extension's failure does: the sandbox dies with it (its
     /// runtime, whose end then shuts the other extensions down).
-    fn fatal_hook(&self, runtime_pid: Option<u32>) -> OnCrash {
+    fn fatal_hook(&self, runtime_pid: Option<u32>) -> OnFatal {
         let mailbox = self.mailbox.clone();
         Arc::new(move |failure| {
             mailbox.fail_all(failure);
@@ -292,12 +316,6 @@ impl Sandbox {
     /// Pumps what the sandbox's processes write into the logs (and into
     /// the tail of the invocation under way).
     fn pump_output(&mut self, output: shell::Output, extensions: &Arc<Registry>) {
-        let (logs, name, mailbox) = (
-            self.logs.clone(),
-            self.function.name.clone(),
-            self.mailbox.clone(),
-        );
-        let extensions = extensions.clone();
         // In Lambda's JSON log format a line that is an object is sent as one.
         let json = self
             .function
@@ -310,22 +328,41 @@ impl Sandbox {
             stdout,
             stderr,
             telemetry,
+            extensions: extension_output,
         } = output;
-        self.pump = OutputPump::start(stdout, stderr, telemetry, move |line| {
+        let function_line = self.line_sink(extensions, move |line| Event::Function { line, json });
+        self.pump = OutputPump::start(stdout, stderr, telemetry, function_line)
+            .map_err(|e| tracing::warn!("cannot capture a sandbox's output: {e}"))
+            .ok();
+        let extension_line = self.line_sink(extensions, |line| Event::ExtensionLog { line });
+        if let Err(e) = OutputPump::lines(extension_output, extension_line) {
+            tracing::warn!("cannot capture the extensions' output: {e}");
+        }
+    }
+
+    /// Where a line the sandbox's processes wrote goes: the invocation's
+    /// tail, the Telemetry API as `event`, the function's log.
+    fn line_sink(
+        &self,
+        extensions: &Arc<Registry>,
+        event: impl Fn(String) -> Event + Send + 'static,
+    ) -> impl FnMut(String) + Send + 'static {
+        let (logs, name, mailbox) = (
+            self.logs.clone(),
+            self.function.name.clone(),
+            self.mailbox.clone(),
+        );
+        let extensions = extensions.clone();
+        move |line| {
             let tail = mailbox.tail();
             if let Some(tail) = &tail {
                 tail.push(&line);
             }
             if extensions.telemetry.listening() {
-                extensions.telemetry.emit(Event::Function {
-                    line: line.clone(),
-                    json,
-                });
+                extensions.telemetry.emit(event(line.clone()));
             }
             logs.line(&name, tail.as_ref().map(|t| t.request_id()), line);
-        })
-        .map_err(|e| tracing::warn!("cannot capture a sandbox's output: {e}"))
-        .ok();
+        }
     }
 
     /// Notices the runtime's end, and why.
@@ -406,14 +443,23 @@ impl Sandbox {
                 .await
                 .map(|s| s.clone())
         };
-        let started = Instant::now();
-        match tokio::time::timeout(limit, wait).await {
+        // Lambda's limit covers the whole of init: extensions, then runtime.
+        let deadline = tokio::time::Instant::from_std(self.exec_started + limit);
+        match tokio::time::timeout_at(deadline, wait).await {
             Ok(Ok(runtime_api::Status::Ready(at))) => {
-                let left = limit.saturating_sub(started.elapsed());
-                let ended = self.extensions_ready(left).await;
-                let init = ended.map(|e| e.max(at).saturating_duration_since(self.exec_started));
-                self.report_init(&init);
-                init
+                // Once: later invocations must not wait on extensions busy
+                // with an earlier one (several at once per sandbox).
+                let ended = self
+                    .extensions_init
+                    .get_or_init(|| async {
+                        let ended = self.extensions_ready(deadline).await;
+                        let init =
+                            ended.map(|e| e.max(at).saturating_duration_since(self.exec_started));
+                        self.report_init(&init);
+                        init
+                    })
+                    .await;
+                ended.clone()
             }
             Ok(Ok(runtime_api::Status::Dead(f))) => {
                 let init = Err(f);
@@ -432,7 +478,9 @@ impl Sandbox {
                     limit_s: limit.as_secs(),
                 };
                 self.kill(failure.clone());
-                Err(failure)
+                let init = Err(failure);
+                self.report_init(&init);
+                init
             }
         }
     }
@@ -471,15 +519,20 @@ impl Sandbox {
     /// Init is over for the extensions once each has asked for an event
     /// (no new one may register after the runtime's first `/next`): when
     /// that was, or the failure that came first.
-    async fn extensions_ready(&self, limit: Duration) -> Result<Instant, Failure> {
+    async fn extensions_ready(&self, deadline: tokio::time::Instant) -> Result<Instant, Failure> {
         let Some(registry) = &self.extensions else {
             return Ok(Instant::now());
         };
         registry.close_registration();
         tokio::select! {
-            () = registry.all_waiting() => Ok(Instant::now()),
+            biased;
             () = self.mailbox.dead() => Err(self.death()),
-            () = tokio::time::sleep(limit) => {
+            // A failed extension stops counting only once the sandbox is dead.
+            () = registry.all_waiting() => match self.is_alive() {
+                true => Ok(Instant::now()),
+                false => Err(self.death()),
+            },
+            () = tokio::time::sleep_until(deadline) => {
                 let failure = Failure::InitTimeout { limit_s: INIT_LIMIT.as_secs() };
                 self.kill(failure.clone());
                 Err(failure)

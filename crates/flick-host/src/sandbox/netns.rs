@@ -27,6 +27,9 @@ pub async fn listener_in(pid: u32, port: u16) -> std::io::Result<std::net::TcpLi
 #[derive(Clone)]
 pub struct Namespace(Arc<File>);
 
+/// How long a connection to a listener in a sandbox may take to open.
+const CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Namespace {
     /// The network namespace `pid` is in.
     pub fn of(pid: u32) -> std::io::Result<Namespace> {
@@ -36,8 +39,10 @@ impl Namespace {
     /// A TCP connection to `127.0.0.1:port` in the namespace (a socket
     /// belongs to the namespace it was made in).
     pub async fn connect(&self, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+        // Bounded: a listener whose backlog is full must not hold a thread.
+        let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         let stream = self
-            .run(move || std::net::TcpStream::connect(("127.0.0.1", port)))
+            .run(move || std::net::TcpStream::connect_timeout(&to, CONNECT_LIMIT))
             .await?;
         stream.set_nonblocking(true)?;
         tokio::net::TcpStream::from_std(stream)

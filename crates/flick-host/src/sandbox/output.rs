@@ -54,6 +54,29 @@ impl OutputPump {
         Ok(OutputPump { drain_tx })
     }
 
+    /// Pumps one pipe of plain lines (the extensions' output) into
+    /// `on_event` until it closes; no draining, nothing waits on it.
+    pub fn lines(
+        fd: OwnedFd,
+        mut on_event: impl FnMut(String) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let mut source = Source::new(fd, Decoder::Lines(Lines::default()))?;
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; CHUNK];
+            while source.open {
+                match source.fd.readable().await {
+                    Ok(mut guard) => {
+                        guard.clear_ready();
+                        source.read(&mut buf, &mut on_event);
+                    }
+                    Err(_) => break,
+                }
+            }
+            source.decoder.end_partial(&mut on_event);
+        });
+        Ok(())
+    }
+
     /// Returns once every byte the process wrote before this call has been
     /// handed on, a partial last line included (or the pipes are closed).
     pub async fn drain(&self) {

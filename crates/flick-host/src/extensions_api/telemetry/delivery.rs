@@ -34,14 +34,19 @@ pub type Connect = Arc<
 /// Attempts at one batch, and the first pause between them (it doubles).
 const ATTEMPTS: u32 = 8;
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
-/// Batches a slow subscriber may have waiting before records are dropped.
+/// Batches a slow subscriber may have waiting (in records, and in
+/// `maxBytes`) before records are dropped.
 const QUEUED_BATCHES: usize = 4;
+/// How long one attempt at a batch may take, connection included: a
+/// listener that accepts and never reads must not hold the queue for ever.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(2);
 
 /// The host's end of one subscriber's queue.
 pub struct Feed {
     tx: mpsc::Sender<Vec<u8>>,
     dropped: Arc<Dropped>,
     control: Arc<Control>,
+    max_queued_bytes: usize,
 }
 
 /// Asking a feed to send what it holds now, and learning when it has.
@@ -51,6 +56,8 @@ struct Control {
     /// How many records were queued, and how many have been dealt with
     /// (sent or dropped): equal when the feed holds nothing.
     queued: AtomicU64,
+    /// Bytes queued and not yet taken into a batch.
+    queued_bytes: std::sync::atomic::AtomicUsize,
     done: tokio::sync::watch::Sender<u64>,
 }
 
@@ -64,6 +71,7 @@ impl Feed {
     /// Starts delivering to `subscription`'s destination.
     pub fn start(subscription: Subscription, connect: Connect) -> Feed {
         let (tx, rx) = mpsc::channel(subscription.buffering.max_items * QUEUED_BATCHES);
+        let max_queued_bytes = subscription.buffering.max_bytes * QUEUED_BATCHES;
         let dropped = Arc::new(Dropped::default());
         let control = Arc::new(Control::default());
         let sender = Sender {
@@ -77,14 +85,20 @@ impl Feed {
             tx,
             dropped,
             control,
+            max_queued_bytes,
         }
     }
 
     /// Queues one record (serialized JSON); a full queue drops it.
     pub fn push(&self, record: Vec<u8>) {
         let len = record.len() as u64;
-        if self.tx.try_send(record).is_ok() {
+        let room = self.control.queued_bytes.load(Ordering::Acquire) + record.len()
+            <= self.max_queued_bytes;
+        if room && self.tx.try_send(record).is_ok() {
             self.control.queued.fetch_add(1, Ordering::AcqRel);
+            self.control
+                .queued_bytes
+                .fetch_add(len as usize, Ordering::AcqRel);
         } else {
             self.dropped.records.fetch_add(1, Ordering::Relaxed);
             self.dropped.bytes.fetch_add(len, Ordering::Relaxed);
@@ -116,12 +130,14 @@ async fn run(
         }
         let mut bytes = first.len();
         batch.push(first);
+        let mut taken_bytes = bytes;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(limits.timeout_ms);
         while batch.len() < limits.max_items && bytes < limits.max_bytes {
             tokio::select! {
                 more = rx.recv() => match more {
                     Some(record) => {
                         bytes += record.len();
+                        taken_bytes += record.len();
                         batch.push(record);
                         taken += 1;
                     }
@@ -131,6 +147,7 @@ async fn run(
                 () = control.flush.notified() => {
                     while let Ok(record) = rx.try_recv() {
                         bytes += record.len();
+                        taken_bytes += record.len();
                         batch.push(record);
                         taken += 1;
                     }
@@ -138,6 +155,9 @@ async fn run(
                 }
             }
         }
+        control
+            .queued_bytes
+            .fetch_sub(taken_bytes, Ordering::AcqRel);
         if !sender.send_with_retries(&batch).await {
             dropped
                 .records
@@ -179,7 +199,8 @@ impl Sender {
     async fn send_with_retries(&mut self, batch: &[Vec<u8>]) -> bool {
         let mut pause = FIRST_PAUSE;
         for _ in 0..ATTEMPTS {
-            match self.send(batch).await {
+            let attempt = tokio::time::timeout(ATTEMPT_LIMIT, self.send(batch)).await;
+            match attempt.unwrap_or_else(|_| Err("the subscriber took too long".into())) {
                 Ok(()) => return true,
                 Err(e) => {
                     tracing::debug!("telemetry delivery failed, trying again: {e}");

@@ -27,6 +27,10 @@ pub enum Event {
         line: String,
         json: bool,
     },
+    /// A line an extension printed.
+    ExtensionLog {
+        line: String,
+    },
     InitStart {
         init_type: &'static str,
         function_name: String,
@@ -84,12 +88,23 @@ pub struct Report {
 pub enum Stream {
     Platform,
     Function,
+    Extension,
 }
 
 impl Event {
+    /// About how many bytes it takes, to bound what is kept of it.
+    pub fn size(&self) -> usize {
+        const RECORD: usize = 256;
+        match self {
+            Event::Function { line, .. } | Event::ExtensionLog { line } => RECORD + line.len(),
+            _ => RECORD,
+        }
+    }
+
     pub fn stream(&self) -> Stream {
         match self {
             Event::Function { .. } => Stream::Function,
+            Event::ExtensionLog { .. } => Stream::Extension,
             _ => Stream::Platform,
         }
     }
@@ -121,13 +136,16 @@ impl Stamped {
         let one =
             |kind: &str, record: Value| vec![json!({"time": time, "type": kind, "record": record})];
         match (api, &self.event) {
-            (_, Event::Function { line, json }) => {
-                let record = json
+            (api, Event::Function { line, json }) => {
+                // The Logs API's records are always text.
+                let record = (*json && api == Api::Telemetry)
                     .then(|| serde_json::from_str::<Value>(line).ok())
                     .flatten()
+                    .filter(Value::is_object)
                     .unwrap_or_else(|| json!(line));
                 one("function", record)
             }
+            (_, Event::ExtensionLog { line }) => one("extension", json!(line)),
             (_, Event::Extension { name, events }) => one(
                 "platform.extension",
                 json!({"name": name, "state": "Ready", "events": events}),
@@ -153,42 +171,9 @@ impl Stamped {
 
 fn telemetry_record(event: &Event) -> Option<(&'static str, Value)> {
     Some(match event {
-        Event::InitStart {
-            init_type,
-            function_name,
-            memory_mb,
-        } => (
-            "platform.initStart",
-            json!({
-                "initializationType": init_type, "phase": "init",
-                "functionName": function_name, "functionVersion": "$LATEST",
-                "instanceMaxMemory": memory_mb * 1024 * 1024,
-            }),
-        ),
-        Event::InitRuntimeDone {
-            init_type,
-            error_type,
-        } => (
-            "platform.initRuntimeDone",
-            with_error(
-                json!({"initializationType": init_type, "phase": "init",
-                       "status": if error_type.is_some() { "error" } else { "success" }}),
-                error_type,
-            ),
-        ),
-        Event::InitReport {
-            init_type,
-            duration_ms,
-            error_type,
-        } => (
-            "platform.initReport",
-            with_error(
-                json!({"initializationType": init_type, "phase": "init",
-                       "status": if error_type.is_some() { "error" } else { "success" },
-                       "metrics": {"durationMs": duration_ms}}),
-                error_type,
-            ),
-        ),
+        Event::InitStart { .. } | Event::InitRuntimeDone { .. } | Event::InitReport { .. } => {
+            return init_record(event)
+        }
         Event::Start { request_id, trace } => (
             "platform.start",
             json!({"requestId": request_id, "version": "$LATEST",
@@ -219,9 +204,58 @@ fn telemetry_record(event: &Event) -> Option<(&'static str, Value)> {
             "platform.telemetrySubscription",
             json!({"name": name, "state": "Subscribed", "types": types}),
         ),
-        Event::Function { .. } | Event::Extension { .. } | Event::LogsDropped { .. } => {
-            return None
+        Event::Function { .. }
+        | Event::ExtensionLog { .. }
+        | Event::Extension { .. }
+        | Event::LogsDropped { .. } => return None,
+    })
+}
+
+/// The Telemetry API's records of init.
+fn init_record(event: &Event) -> Option<(&'static str, Value)> {
+    let outcome = |error_type: &Option<String>| {
+        if error_type.is_some() {
+            "error"
+        } else {
+            "success"
         }
+    };
+    Some(match event {
+        Event::InitStart {
+            init_type,
+            function_name,
+            memory_mb,
+        } => (
+            "platform.initStart",
+            json!({
+                "initializationType": init_type, "phase": "init",
+                "functionName": function_name, "functionVersion": "$LATEST",
+                "instanceMaxMemory": memory_mb * 1024 * 1024,
+            }),
+        ),
+        Event::InitRuntimeDone {
+            init_type,
+            error_type,
+        } => (
+            "platform.initRuntimeDone",
+            with_error(
+                json!({"initializationType": init_type, "phase": "init", "status": outcome(error_type)}),
+                error_type,
+            ),
+        ),
+        Event::InitReport {
+            init_type,
+            duration_ms,
+            error_type,
+        } => (
+            "platform.initReport",
+            with_error(
+                json!({"initializationType": init_type, "phase": "init", "status": outcome(error_type),
+                       "metrics": {"durationMs": duration_ms}}),
+                error_type,
+            ),
+        ),
+        _ => return None,
     })
 }
 

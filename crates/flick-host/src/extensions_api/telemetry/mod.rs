@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod events;
 pub mod subscription;
 
+use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
@@ -24,8 +25,8 @@ use events::{Stamped, Stream};
 pub use subscription::Api;
 use subscription::Subscription;
 
-/// Init events kept for late subscribers, at most.
-const REPLAY_MAX: usize = 10_000;
+/// Init events kept for late subscribers, at most (in bytes of text, about).
+const REPLAY_MAX_BYTES: usize = 1024 * 1024;
 
 /// Why a subscription was refused: HTTP status, `errorType`, message.
 #[derive(Debug, PartialEq, Eq)]
@@ -45,6 +46,7 @@ struct Inner {
     subscribers: Vec<Subscriber>,
     /// The events of init, until it ends.
     replay: Option<Vec<Stamped>>,
+    replay_bytes: usize,
 }
 
 pub struct Telemetry {
@@ -60,6 +62,7 @@ impl Default for Telemetry {
             inner: Mutex::new(Inner {
                 subscribers: Vec::new(),
                 replay: Some(Vec::new()),
+                replay_bytes: 0,
             }),
             listening: AtomicBool::new(true),
             connect: OnceLock::new(),
@@ -79,7 +82,8 @@ impl Telemetry {
     }
 
     /// `PUT /2022-07-01/telemetry` or `/2020-08-15/logs` from the extension
-    /// `name`; subscribing again replaces its subscription.
+    /// `name`; subscribing again changes nothing (idempotent, as the Logs
+    /// API's documentation puts it).
     pub fn subscribe(&self, api: Api, name: &str, body: &[u8]) -> Result<(), Refused> {
         let prefix = match api {
             Api::Telemetry => "Telemetry",
@@ -103,6 +107,13 @@ impl Telemetry {
                     message: format!("{prefix} API subscription is closed"),
                 });
             };
+            if inner
+                .subscribers
+                .iter()
+                .any(|s| s.name == name && s.subscription.api == api)
+            {
+                return Ok(());
+            }
             let subscriber = Subscriber {
                 name: name.to_string(),
                 feed: std::sync::Arc::new(Feed::start(subscription.clone(), self.connector())),
@@ -111,9 +122,6 @@ impl Telemetry {
             for event in replay {
                 send(&subscriber, event);
             }
-            inner
-                .subscribers
-                .retain(|s| !(s.name == name && s.subscription.api == api));
             inner.subscribers.push(subscriber);
         }
         self.emit(Event::Subscription {
@@ -144,8 +152,15 @@ impl Telemetry {
         for subscriber in &inner.subscribers {
             send(subscriber, &stamped);
         }
-        if let Some(replay) = &mut inner.replay {
-            if replay.len() < REPLAY_MAX {
+        let size = stamped.event.size();
+        let Inner {
+            replay,
+            replay_bytes,
+            ..
+        } = &mut *inner;
+        if let Some(replay) = replay {
+            if *replay_bytes + size <= REPLAY_MAX_BYTES {
+                *replay_bytes += size;
                 replay.push(stamped);
             }
         }
@@ -168,6 +183,7 @@ impl Telemetry {
     pub fn end_init(&self) {
         let mut inner = lock(&self.inner);
         inner.replay = None;
+        inner.replay_bytes = 0;
         self.listening
             .store(!inner.subscribers.is_empty(), Ordering::Release);
     }
@@ -178,6 +194,7 @@ fn send(subscriber: &Subscriber, event: &Stamped) {
     let wanted = match event.event.stream() {
         Stream::Platform => s.types.platform,
         Stream::Function => s.types.function,
+        Stream::Extension => s.types.extension,
     };
     if !wanted {
         return;
@@ -187,8 +204,4 @@ fn send(subscriber: &Subscriber, event: &Stamped) {
             subscriber.feed.push(bytes);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -16,7 +16,9 @@ use std::os::fd::FromRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-use super::{loop_tmp, Exec, Setup, Started, Step, TmpSetup, STATUS_FD, TELEMETRY_FD};
+use super::{
+    loop_tmp, Exec, Setup, Started, Step, TmpSetup, EXTENSION_OUTPUT_FD, STATUS_FD, TELEMETRY_FD,
+};
 
 /// The size of a sandbox's `/dev/shm`, in MB (its pages count as memory).
 const SHM_MB: u64 = 64;
@@ -57,8 +59,10 @@ fn become_runtime(
             }
         }
     };
-    // A successful exec closes the status descriptor: that is the host's "done".
+    // A successful exec closes the status descriptor: that is the host's
+    // "done". The extensions' output is theirs alone.
     set_cloexec(STATUS_FD)?;
+    set_cloexec(EXTENSION_OUTPUT_FD)?;
     // Set last, as changing credentials would clear it; exec keeps it.
     // SAFETY: prctl with these arguments has no memory effects.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
@@ -84,67 +88,37 @@ fn become_runtime(
 }
 
 /// Starts one extension as a child of the host (`CLONE_PARENT`), in a
-/// process group of its own, with the shell's output but none of its other
-/// descriptors; waits until its exec succeeded or failed.
+/// process group of its own, writing to the extensions' output pipe and
+/// holding none of the shell's other descriptors; waits until its exec
+/// succeeded or failed.
 fn start_extension(exec: &Exec) -> Started {
     let program = exec.argv.first().cloned().unwrap_or_default();
-    let failed = |reason: String| format!("fork/exec {program}: {reason}");
-    // Everything the child needs is made before the clone: after it, the
-    // child may only make async-signal-safe calls.
-    let c = |s: &str| CString::new(s).map_err(|_| failed("NUL in an argument".into()));
-    let argv = exec
-        .argv
-        .iter()
-        .map(|a| c(a))
-        .collect::<Result<Vec<_>, _>>()?;
-    let envp = exec
-        .env
-        .iter()
-        .map(|(k, v)| c(&format!("{k}={v}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cwd = c(&exec.cwd.to_string_lossy())?;
-    let null_terminated = |v: &[CString]| {
-        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
-        p.push(std::ptr::null());
-        p
+    let failed = |pid: u32, reason: String| Started {
+        pid,
+        error: Some(format!("fork/exec {program}: {reason}")),
     };
-    let (argv_p, envp_p) = (null_terminated(&argv), null_terminated(&envp));
+    let prepared = match ExecArgs::new(exec) {
+        Ok(p) => p,
+        Err(reason) => return failed(0, reason),
+    };
     let mut pipe = [0i32; 2];
     // SAFETY: pipe2 writes two descriptors into the array; open takes a C string.
     let devnull = unsafe {
         if libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(failed(std::io::Error::last_os_error().to_string()));
+            return failed(0, std::io::Error::last_os_error().to_string());
         }
         libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC)
     };
-    // SAFETY: a fork-like clone (no new stack) of a single-threaded process;
-    // the child only calls async-signal-safe functions and then execs or exits.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            libc::CLONE_PARENT | libc::SIGCHLD,
-            0,
-            0,
-            0,
-            0,
-        )
-    };
-    if pid == 0 {
-        // SAFETY: see above; every pointer was made before the clone.
+    if devnull < 0 {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: closing the pipe just made.
         unsafe {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            libc::dup2(devnull, 0);
-            libc::close(TELEMETRY_FD);
-            libc::close(STATUS_FD);
-            if libc::chdir(cwd.as_ptr()) == 0 {
-                libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
-            }
-            let errno = *libc::__errno_location();
-            libc::write(pipe[1], (&errno as *const i32).cast(), 4);
-            libc::_exit(127);
+            libc::close(pipe[0]);
+            libc::close(pipe[1]);
         }
+        return failed(0, format!("cannot open /dev/null: {e}"));
     }
+    let pid = clone_and_exec(&prepared, devnull, pipe[1]);
     // SAFETY: closing our copies; reading into a 4-byte buffer.
     let (n, errno) = unsafe {
         libc::close(pipe[1]);
@@ -160,12 +134,87 @@ fn start_extension(exec: &Exec) -> Started {
         (n, errno)
     };
     match (pid, n) {
-        (pid, _) if pid < 0 => Err(failed(std::io::Error::last_os_error().to_string())),
+        (pid, _) if pid <= 0 => failed(0, std::io::Error::last_os_error().to_string()),
         // The exec closed the pipe without a word.
-        (pid, 0) => Ok(pid as u32),
-        _ => Err(failed(errno_text(&std::io::Error::from_raw_os_error(
-            errno,
-        )))),
+        (pid, 0) => Started {
+            pid: pid as u32,
+            error: None,
+        },
+        (pid, 4) => failed(
+            pid as u32,
+            errno_text(&std::io::Error::from_raw_os_error(errno)),
+        ),
+        (pid, _) => {
+            // Its fate is unknown: it must not run unwatched.
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            failed(pid as u32, "cannot learn whether the exec succeeded".into())
+        }
+    }
+}
+
+/// An extension's exec, made ready before the clone: after it, the child
+/// may only make async-signal-safe calls, which allocating is not.
+struct ExecArgs {
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: CString,
+}
+
+impl ExecArgs {
+    fn new(exec: &Exec) -> Result<ExecArgs, String> {
+        let c = |s: &str| CString::new(s).map_err(|_| "NUL in an argument".to_string());
+        Ok(ExecArgs {
+            argv: exec.argv.iter().map(|a| c(a)).collect::<Result<_, _>>()?,
+            envp: exec
+                .env
+                .iter()
+                .map(|(k, v)| c(&format!("{k}={v}")))
+                .collect::<Result<_, _>>()?,
+            cwd: c(&exec.cwd.to_string_lossy())?,
+        })
+    }
+}
+
+/// Clones the shell into a child of its parent that execs `args`, and
+/// reports a failed exec's errno on `report`; returns the child's pid (or
+/// -1). The child's stdin is `devnull`, its output the extensions' pipe.
+fn clone_and_exec(args: &ExecArgs, devnull: i32, report: i32) -> i64 {
+    let null_terminated = |v: &[CString]| {
+        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
+    };
+    let (argv, envp) = (null_terminated(&args.argv), null_terminated(&args.envp));
+    // SAFETY: a fork-like clone (no new stack) of a single-threaded process;
+    // the child only calls async-signal-safe functions on memory made
+    // before the clone, then execs or exits.
+    unsafe {
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_PARENT | libc::SIGCHLD,
+            0,
+            0,
+            0,
+            0,
+        );
+        if pid != 0 {
+            return pid;
+        }
+        libc::setpgid(0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::dup2(devnull, 0);
+        libc::dup2(EXTENSION_OUTPUT_FD, 1);
+        libc::dup2(EXTENSION_OUTPUT_FD, 2);
+        for fd in [TELEMETRY_FD, STATUS_FD, EXTENSION_OUTPUT_FD] {
+            libc::close(fd);
+        }
+        if libc::chdir(args.cwd.as_ptr()) == 0 {
+            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+        }
+        let errno = *libc::__errno_location();
+        libc::write(report, (&errno as *const i32).cast(), 4);
+        libc::_exit(127);
     }
 }
 
@@ -296,7 +345,7 @@ fn private_scratch() -> Result<(), String> {
 /// The layers merged read-only at `/opt`, later ones over earlier ones (an
 /// overlay's first lower folder is its top); no layers, an empty `/opt`.
 fn layers_at_opt(layers: &[std::path::PathBuf]) -> Result<(), String> {
-    const OPT: &str = "/opt";
+    use crate::layers::OPT;
     match layers {
         [] if Path::new(OPT).is_dir() => mount(
             Some("tmpfs"),

@@ -35,6 +35,9 @@ pub const TELEMETRY_FD: i32 = 3;
 /// The shell's report channel: "ready" after setup, an error if exec fails,
 /// closed by a successful exec.
 const STATUS_FD: i32 = 4;
+/// The write end of the pipe the extensions' stdout and stderr go to (kept
+/// apart from the runtime's: the Telemetry API tells the two apart).
+const EXTENSION_OUTPUT_FD: i32 = 5;
 
 /// What the shell prepares before it waits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,9 +109,16 @@ enum Step<'a> {
     Runtime(std::borrow::Cow<'a, Exec>),
 }
 
-/// How starting one extension went: its pid, or the exec's failure worded
-/// as Lambda words it (`fork/exec PATH: REASON`).
-pub type Started = Result<u32, String>;
+/// How starting one extension went.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Started {
+    /// Its process, a child of the host (0 if none could be made); one
+    /// whose exec failed has exited and is still the host's to reap.
+    pub pid: u32,
+    /// Why it could not start, worded as Lambda words it
+    /// (`fork/exec PATH: REASON`).
+    pub error: Option<String>,
+}
 
 /// A program to run in the sandbox: the runtime, or an extension.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,6 +157,7 @@ impl Shell {
     pub async fn prepare(program: &Path, setup: &Setup) -> Result<Shell, ShellError> {
         let (telemetry, telemetry_w) = std::io::pipe().map_err(ShellError::Spawn)?;
         let (status, status_w) = std::io::pipe().map_err(ShellError::Spawn)?;
+        let (extensions, extensions_w) = std::io::pipe().map_err(ShellError::Spawn)?;
         let mut cmd = tokio::process::Command::new(program);
         cmd.arg(SUBCOMMAND)
             .env_clear()
@@ -154,11 +165,15 @@ impl Shell {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(0);
-        let (telemetry_raw, status_raw) = (telemetry_w.as_raw_fd(), status_w.as_raw_fd());
+        let moves = [
+            (telemetry_w.as_raw_fd(), TELEMETRY_FD),
+            (status_w.as_raw_fd(), STATUS_FD),
+            (extensions_w.as_raw_fd(), EXTENSION_OUTPUT_FD),
+        ];
         // SAFETY: dup2 and prctl are async-signal-safe and nothing here allocates.
         unsafe {
             cmd.pre_exec(move || {
-                for (from, to) in [(telemetry_raw, TELEMETRY_FD), (status_raw, STATUS_FD)] {
+                for (from, to) in moves {
                     if libc::dup2(from, to) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
@@ -171,7 +186,7 @@ impl Shell {
         let mut child = cmd.spawn().map_err(ShellError::Spawn)?;
         // The shell holds the write ends now; the host's copies would keep
         // the pipes open after the shell is gone.
-        drop((telemetry_w, status_w));
+        drop((telemetry_w, status_w, extensions_w));
         let missing = || ShellError::Setup("a pipe to the shell is missing".into());
         let stdout = child.stdout.take().and_then(|s| s.into_owned_fd().ok());
         let stderr = child.stderr.take().and_then(|s| s.into_owned_fd().ok());
@@ -182,6 +197,7 @@ impl Shell {
                 stdout: stdout.ok_or_else(missing)?,
                 stderr: stderr.ok_or_else(missing)?,
                 telemetry: telemetry.into(),
+                extensions: extensions.into(),
             }),
             control: control.ok_or_else(missing)?,
             child,
@@ -267,4 +283,6 @@ pub struct Output {
     pub stderr: OwnedFd,
     /// The read end of the runtime's telemetry log pipe.
     pub telemetry: OwnedFd,
+    /// The read end of what the extensions write.
+    pub extensions: OwnedFd,
 }
