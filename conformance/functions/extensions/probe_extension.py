@@ -118,6 +118,14 @@ def subscribe(ext_id, port):
     record("subscribe", status=status, body=json.loads(answer or b"null"))
 
 
+def give_up(ext_id, phase, error_type, code):
+    """Reports /extension/{phase}/error, records the answer, exits `code`."""
+    status, _, body = call("POST", f"/{phase}/error", b"{}", {"Lambda-Extension-Identifier": ext_id,
+                                                             "Lambda-Extension-Function-Error-Type": error_type})
+    record(f"{phase}_error", status=status, body=json.loads(body or b"null"))
+    sys.exit(code)
+
+
 def main():
     record("started", env=sorted(os.environ), cwd=os.getcwd(), uid=os.getuid())
     # What an extension prints is the extension stream's, not the function's.
@@ -132,10 +140,7 @@ def main():
     if MODE == "crash_at_init":
         sys.exit(3)
     if MODE == "init_error":
-        status, _, body = call("POST", "/init/error", b"{}", {"Lambda-Extension-Identifier": ext_id,
-                                                              "Lambda-Extension-Function-Error-Type": "Extension.ProbeFailed"})
-        record("init_error", status=status, body=json.loads(body or b"null"))
-        sys.exit(1)
+        give_up(ext_id, "init", "Extension.ProbeFailed", 1)
     while True:
         status, _, body = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
         event = json.loads(body or b"null")
@@ -148,10 +153,7 @@ def main():
         if MODE == "crash_on_invoke":
             sys.exit(4)
         if MODE == "exit_error":
-            status, _, body = call("POST", "/exit/error", b"{}", {"Lambda-Extension-Identifier": ext_id,
-                                                                  "Lambda-Extension-Function-Error-Type": "Extension.ProbeQuit"})
-            record("exit_error", status=status, body=json.loads(body or b"null"))
-            sys.exit(0)
+            give_up(ext_id, "exit", "Extension.ProbeQuit", 0)
         if MODE == "slow_invoke":
             time.sleep(int(os.environ.get("EXT_SLOW_MS", "1000")) / 1000)
             record("slow_done", requestId=event["requestId"])
