@@ -243,6 +243,14 @@ impl Sandbox {
             let next = self.mailbox.next_after(call).await?;
             runtime_done = Some(next.at);
             let duration = next.at.saturating_duration_since(call.at);
+            let listening = self
+                .extensions
+                .as_ref()
+                .is_some_and(|r| r.telemetry.listening());
+            if let (true, Some(pump)) = (listening, &self.pump) {
+                // What the runtime printed before asking again comes first.
+                pump.drain().await;
+            }
             self.tell_runtime_done(request_id, outcome, None, duration);
             let extensions_done = self.extensions_done().await?;
             Some(next.at.max(extensions_done))

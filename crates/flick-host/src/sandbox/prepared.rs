@@ -224,8 +224,9 @@ fn under_tmp(function: &Function) -> Vec<PathBuf> {
     let mut keep: Vec<PathBuf> = [Some(config.workdir.as_path()), program_dir]
         .into_iter()
         .flatten()
-        .filter(|p| p.starts_with("/tmp") && p != &std::path::Path::new("/tmp"))
-        .map(PathBuf::from)
+        // As the kernel will resolve it: `..` and links may lead under /tmp.
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
+        .filter(|p| p.starts_with("/tmp") && p != std::path::Path::new("/tmp"))
         .collect();
     keep.sort();
     keep.dedup();
