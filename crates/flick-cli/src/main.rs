@@ -6,10 +6,12 @@
 //! [`openapi`], and requests to a running host go through [`host_client`].
 
 mod bench;
+mod build;
 mod host_client;
 mod invoke;
 mod logs;
 mod openapi;
+mod package;
 mod queue;
 
 use std::net::SocketAddr;
@@ -65,6 +67,10 @@ enum Command {
     Openapi(openapi::OpenApiArgs),
     /// Print a function's log (`--follow`, `--since 10m`, `--request-id ID`).
     Logs(logs::LogsArgs),
+    /// Build functions as Lambda wants them: target/flick/NAME/ and NAME.zip, with a size report.
+    Build(build::BuildArgs),
+    /// Write the AWS SAM template of the manifest's functions (built by `flick build`).
+    Package(package::PackageArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
     #[command(name = flick_host::watchdog::SUBCOMMAND, hide = true)]
     Watchdog { cgroup: Option<PathBuf> },
@@ -87,6 +93,8 @@ fn main() -> ExitCode {
         Command::Queue(args) => return queue::run(args),
         Command::Openapi(args) => return openapi::run(args),
         Command::Logs(args) => return logs::run(args),
+        Command::Build(args) => return build::run(args),
+        Command::Package(args) => return package::run(args),
         other => other,
     };
     tracing_subscriber::fmt()
@@ -143,7 +151,12 @@ fn main() -> ExitCode {
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
-        Command::Watchdog { .. } | Command::Queue(_) | Command::Openapi(_) | Command::Logs(_) => {
+        Command::Watchdog { .. }
+        | Command::Queue(_)
+        | Command::Openapi(_)
+        | Command::Logs(_)
+        | Command::Build(_)
+        | Command::Package(_) => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -14,10 +14,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::gateway::config::{HttpConfig, RawHttp, RouteClaims};
+pub use artifact::Artifact;
+use artifact::RawArtifact;
 pub use async_table::AsyncConfig;
 use async_table::RawAsync;
 use checks::{key_at, line_of, Checker};
 
+mod artifact;
 mod async_table;
 mod checks;
 
@@ -104,6 +107,8 @@ pub struct FunctionConfig {
     pub layers: Vec<PathBuf>,
     /// Routes on the host's HTTP gateway, when the function has any.
     pub http: Option<HttpConfig>,
+    /// How `flick build` makes the function's Lambda artifact, if it can.
+    pub artifact: Option<Artifact>,
 }
 
 /// Why a manifest was refused. The message names the key and, when known, its line.
@@ -238,6 +243,8 @@ struct RawFunction {
     layers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     http: Option<RawHttp>,
+    #[serde(default)]
+    artifact: Option<RawArtifact>,
 }
 
 fn default_memory() -> Spanned<u64> {
@@ -416,6 +423,10 @@ impl Manifest {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
                 None => AsyncConfig::default(),
             };
+            let artifact = f
+                .artifact
+                .map(|a| check.artifact(&key("artifact"), a, root))
+                .transpose()?;
             let http = f
                 .http
                 .map(|h| route_claims.check(name.get_ref(), h))
@@ -447,6 +458,7 @@ impl Manifest {
                     network,
                     layers,
                     http,
+                    artifact,
                 },
             );
         }
