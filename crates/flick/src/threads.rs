@@ -16,7 +16,9 @@ type Task = Box<dyn FnOnce() + Send + 'static>;
 /// Runs `task` on a new detached thread.
 pub(crate) fn spawn(task: impl FnOnce() + Send + 'static) -> io::Result<()> {
     let task: *mut Task = Box::into_raw(Box::new(Box::new(task)));
-    let mut thread: libc::pthread_t = 0;
+    // An integer on glibc, a pointer on musl: zero is a valid start for both.
+    // SAFETY: pthread_t is plain data on every target; all-zero is valid.
+    let mut thread: libc::pthread_t = unsafe { std::mem::zeroed() };
     // SAFETY: `start` takes ownership of `task` exactly once; on failure the
     // thread never ran, so ownership comes back here.
     let rc = unsafe { libc::pthread_create(&mut thread, std::ptr::null(), start, task.cast()) };
