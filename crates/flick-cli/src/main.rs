@@ -10,6 +10,7 @@ mod build;
 mod host_client;
 mod invoke;
 mod logs;
+mod new;
 mod openapi;
 mod package;
 mod queue;
@@ -69,6 +70,8 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Build functions as Lambda wants them: target/flick/NAME/ and NAME.zip, with a size report.
     Build(build::BuildArgs),
+    /// Create a function from a template and add it to the manifest.
+    New(new::NewArgs),
     /// Write the AWS SAM template of the manifest's functions (built by `flick build`).
     Package(package::PackageArgs),
     /// Started by `serve` itself: kills what is left of its sandboxes when it exits.
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Openapi(args) => return openapi::run(args),
         Command::Logs(args) => return logs::run(args),
         Command::Build(args) => return build::run(args),
+        Command::New(args) => return new::run(args),
         Command::Package(args) => return package::run(args),
         other => other,
     };
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
         | Command::Openapi(_)
         | Command::Logs(_)
         | Command::Build(_)
+        | Command::New(_)
         | Command::Package(_) => {
             unreachable!("handled before the runtime starts")
         }
