@@ -57,6 +57,9 @@ enum Command {
         /// Keep logs and the queue here instead of the manifest's `server.state_dir`.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Rebuild a function when its sources change and serve the new build.
+        #[arg(long)]
+        watch: bool,
     },
     /// Invoke a function on a running host and print its result.
     Invoke(invoke::InvokeArgs),
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
             no_build,
             insecure,
             state_dir,
+            watch,
         } => {
             let options = ServeOptions {
                 config,
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
                 skip_build: no_build,
                 insecure,
                 state_dir,
+                watch,
             };
             match runtime.block_on(flick_host::serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,

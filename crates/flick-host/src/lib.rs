@@ -36,6 +36,7 @@ pub mod scheduler;
 mod server;
 pub mod streamed;
 pub(crate) mod sync;
+mod watch;
 pub mod watchdog;
 
 pub use server::{serve, ServeError, ServeOptions};

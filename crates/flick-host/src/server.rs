@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub insecure: bool,
     /// Overrides `server.state_dir` (a second host on the same manifest).
     pub state_dir: Option<PathBuf>,
+    /// Rebuild a function when its sources change, and serve the new build.
+    pub watch: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ pub enum ServeError {
     Sandboxes(#[from] ContextError),
     #[error(transparent)]
     Layers(#[from] crate::layers::LayerError),
+    #[error("cannot start watching the sources: {0}")]
+    Watch(std::io::Error),
     #[error("cannot create the state directory {path}: {source}")]
     StateDir {
         path: PathBuf,
@@ -146,6 +150,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .merge(crate::admin::router(scheduler.clone(), keys))
         .layer(stall_limit);
     scheduler.boot().await;
+    if options.watch {
+        let (recycler, runtime) = (scheduler.clone(), tokio::runtime::Handle::current());
+        let rebuilt: crate::watch::Rebuilt = Box::new(move |name| {
+            // The watcher's thread is not the runtime's; stopping sandboxes spawns tasks.
+            let _inside = runtime.enter();
+            recycler.recycle(name);
+        });
+        crate::watch::start(&manifest, rebuilt).map_err(ServeError::Watch)?;
+    }
     let workers = Workers::start(queue.clone(), scheduler.clone());
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
