@@ -229,7 +229,8 @@ def test_an_exit_error_during_an_invocation_ends_the_sandbox(setup):
     if "FunctionError" in resp:
         assert result["errorType"] == "Extension.ExitError", result
     assert host.wait_log("exit-error", r"Extension\.ExitError", timeout=5), host.log_text("exit-error")
-    reported = records(rec["exit-error"], "quitter", "exit_error")[0]
+    found = wait_records(rec["exit-error"], lambda rs: any(r["what"] == "exit_error" for r in rs))
+    reported = next(r for r in found if r["what"] == "exit_error")
     assert (reported["status"], reported["body"]) == (202, {"status": "OK"})
     text = host.log_text("exit-error")
     assert f"RequestId: {request_id} Error: extension quitter reported an exit error: Extension.ProbeQuit" in text

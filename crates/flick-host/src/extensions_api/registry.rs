@@ -381,7 +381,9 @@ impl Registry {
             inner
                 .agents
                 .iter()
-                .any(|a| &a.name == name && a.shutdown && a.stage != Stage::Failed)
+                // One that reported an error gets no event, but the same
+                // time to exit as the others.
+                .any(|a| &a.name == name && a.shutdown)
         };
         self.externals
             .iter()
