@@ -58,12 +58,22 @@ pub struct Buffers {
 }
 
 /// A handler's event type: anything `Deserialize` (read as JSON), or [`Bytes`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler's event",
+    label = "the handler's first argument",
+    note = "an event is any type that implements `serde::Deserialize` (read as JSON), or `flick::Bytes` for the raw bytes"
+)]
 pub trait Event: Sized {
     #[doc(hidden)]
     fn decode(buffers: &mut Buffers) -> Result<Self, Error>;
 }
 
 /// A handler's result type: anything `Serialize` (written as JSON), or [`Bytes`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler's result",
+    label = "returned in the handler's `Ok`",
+    note = "a result is any type that implements `serde::Serialize` (written as JSON), or `flick::Bytes` for raw bytes"
+)]
 pub trait Output {
     #[doc(hidden)]
     fn encode(self, buffers: &mut Buffers) -> Result<(), Error>;

@@ -17,11 +17,16 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// What kind of failure an [`Error`] is, which decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// The input was bad. Retrying the same input cannot help: not retried,
-    /// a 4xx status behind HTTP.
+    /// The input was bad: retrying the same input cannot help. Reported
+    /// with `errorKind` `Client`. Lambda's retries do not read the kind: an
+    /// asynchronous invocation that fails with it is retried like any
+    /// function error (send such events to an `on_failure` destination and
+    /// tell them apart by `errorType`); behind HTTP, an axum handler
+    /// chooses its own status.
     Client,
-    /// A dependency failed; the same input may succeed later: retried by
-    /// asynchronous invocation, a 5xx status behind HTTP.
+    /// A dependency failed; the same input may succeed later. Reported with
+    /// `errorKind` `Transient`; Lambda retries an asynchronous invocation
+    /// that fails with it (as it does any function error).
     Transient,
     /// The sandbox itself is unusable (lost a pool it cannot rebuild, corrupted
     /// state): the error is reported, then the process exits so the host

@@ -82,7 +82,7 @@ pub struct Function<S> {
 }
 
 pub(crate) type Build<S> = Box<dyn FnOnce(&mut Init) -> Result<S, Error>>;
-type ShutdownHook<S> = Box<dyn FnOnce(&S) + Send>;
+pub(crate) type ShutdownHook<S> = Box<dyn FnOnce(&S) + Send>;
 
 impl<S> std::fmt::Debug for Function<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

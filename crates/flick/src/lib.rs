@@ -83,6 +83,9 @@
 //! default). The README has the measured cost of each and of what was left
 //! out.
 
+// Every public item says what it is for: this crate is read through its docs.
+#![warn(missing_docs)]
+
 mod codec;
 pub mod config;
 mod context;

@@ -68,6 +68,7 @@ pub fn context() -> ContextBuilder {
 }
 
 impl ContextBuilder {
+    /// The invocation's request id (`context.request_id()`).
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
         self.invocation.request_id = id.into();
         self
@@ -79,11 +80,13 @@ impl ContextBuilder {
         self
     }
 
+    /// The ARN the function was invoked with.
     pub fn invoked_function_arn(mut self, arn: impl Into<String>) -> Self {
         self.invocation.function_arn = arn.into();
         self
     }
 
+    /// The X-Ray trace header (`Lambda-Runtime-Trace-Id`).
     pub fn trace_id(mut self, trace: impl Into<String>) -> Self {
         self.invocation.trace_id = trace.into();
         self
@@ -101,21 +104,25 @@ impl ContextBuilder {
         self
     }
 
+    /// Whether the invocation is its sandbox's first.
     pub fn cold_start(mut self, cold: bool) -> Self {
         self.invocation.cold_start = cold;
         self
     }
 
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`).
     pub fn function_name(mut self, name: impl Into<String>) -> Self {
         self.function.name = name.into();
         self
     }
 
+    /// The function's memory size (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
     pub fn memory_mb(mut self, mb: u32) -> Self {
         self.function.memory_mb = mb;
         self
     }
 
+    /// The [`Context`] a handler receives.
     pub fn build(self) -> Context {
         let i = self.invocation;
         let deadline_ms = i

@@ -88,5 +88,9 @@ async fn context(
 }
 
 fn main() {
-    flick::http::run(app())
+    // The hook runs on SIGTERM, under Lambda (with an extension registered)
+    // and on PORT alike: container platforms send it before they stop an instance.
+    flick::init(|_| Ok::<_, flick::Error>(app()))
+        .on_shutdown(|_| eprintln!("http-axum: shutting down"))
+        .run_http()
 }

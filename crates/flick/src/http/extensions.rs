@@ -25,7 +25,9 @@ pub enum Source {
 
 /// The request facts every source gives in its own shape, normalised.
 ///
-/// ```ignore
+/// ```no_run
+/// use axum::Extension;
+///
 /// async fn whoami(Extension(rc): Extension<flick::http::RequestContext>) -> String {
 ///     format!("{:?} from {}", rc.source(), rc.source_ip().unwrap_or("?"))
 /// }

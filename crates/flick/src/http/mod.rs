@@ -2,7 +2,7 @@
 //! Gateway (REST payload 1.0, HTTP API payload 2.0), an ALB or a Function
 //! URL, or as a plain HTTP server on `PORT` outside Lambda. Feature `http`.
 //!
-//! ```ignore
+//! ```no_run
 //! use axum::{routing::get, Router};
 //!
 //! fn main() {
@@ -12,9 +12,21 @@
 //!
 //! With state built once at init (configuration, clients, prewarm tasks):
 //!
-//! ```ignore
+//! ```no_run
+//! use axum::{extract::State, routing::get, Router};
+//!
+//! #[derive(Clone)]
+//! struct Greeting(String);
+//!
 //! fn main() {
-//!     flick::init(|init| Ok::<_, flick::Error>(app(State::new(init.config()?)))).run_http()
+//!     flick::init(|_| {
+//!         let greeting = Greeting(std::env::var("GREETING").unwrap_or_else(|_| "hi".into()));
+//!         let app = Router::new()
+//!             .route("/hello", get(|State(g): State<Greeting>| async move { g.0 }))
+//!             .with_state(greeting);
+//!         Ok::<_, flick::Error>(app)
+//!     })
+//!     .run_http()
 //! }
 //! ```
 //!
@@ -82,7 +94,7 @@ impl<S: HttpService> Function<S> {
             print_openapi(self.build)
         }
         if let Some(port) = port::requested() {
-            port::serve(self.build, &port)
+            port::serve(self.build, self.on_shutdown, &port)
         }
         self.serve(streaming::Streaming)
     }
@@ -94,7 +106,7 @@ impl<S: HttpService> Function<S> {
             print_openapi(self.build)
         }
         if let Some(port) = port::requested() {
-            port::serve(self.build, &port)
+            port::serve(self.build, self.on_shutdown, &port)
         }
         self.run(async |service: &S, event: Bytes, context: Context| {
             lambda::invoke(service, event, context).await

@@ -14,6 +14,11 @@ use crate::error::BoxError;
 /// A tower `Service` that answers HTTP requests; implemented for every such
 /// service (an axum `Router`, a `tower::ServiceBuilder` stack, …) that is
 /// `Clone + Sync + 'static`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot serve HTTP events",
+    label = "not an HTTP service",
+    note = "an axum `Router` (after `.with_state(..)`, so that it is `Router<()>`) or any tower `Service<Request<flick::http::Body>>` that is `Clone + Sync + 'static` serves them"
+)]
 pub trait HttpService: Clone + Sync + 'static {
     /// The response body type.
     type ResponseBody: http_body::Body<Data = bytes::Bytes, Error: Into<BoxError>> + 'static;
