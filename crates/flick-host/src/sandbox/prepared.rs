@@ -216,8 +216,9 @@ fn peer_is(uid: u32, peer: SocketAddr, listener: SocketAddr) -> bool {
     }
 }
 
-/// The function's own folders that lie under `/tmp`: a private `/tmp` must
-/// not hide its code (a manifest tried out in `/tmp` is common).
+/// The trees under `/tmp` that the function's code lies in (`/tmp/NAME`
+/// of its workdir and of its program): a private `/tmp` must not hide its
+/// code (a manifest tried out in `/tmp` is common).
 fn under_tmp(function: &Function) -> Vec<PathBuf> {
     let config = &function.config;
     let program_dir = std::path::Path::new(&config.command[0]).parent();
@@ -226,7 +227,12 @@ fn under_tmp(function: &Function) -> Vec<PathBuf> {
         .flatten()
         // As the kernel will resolve it: `..` and links may lead under /tmp.
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
-        .filter(|p| p.starts_with("/tmp") && p != std::path::Path::new("/tmp"))
+        // The whole tree the code came in (a checkout, a project): a program
+        // in a virtualenv needs the environment's lib/ beside its bin/.
+        .filter_map(|p| {
+            let top = p.strip_prefix("/tmp").ok()?.components().next()?;
+            Some(std::path::Path::new("/tmp").join(top))
+        })
         .collect();
     keep.sort();
     keep.dedup();
