@@ -102,6 +102,8 @@ mod init;
 mod invocation_loop;
 mod json_text;
 mod logging;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod panic;
 #[cfg(feature = "http")]
 mod responder;
