@@ -14,14 +14,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, all_runtime_functions, cmdline, function_python, need, python_function, raw_function
+from conftest import all_runtime_functions, cargo_bin, cmdline, function_python, need, python_function, raw_function
 
 COLD_PHASES = ["total", "sandbox", "init", "invoke", "host_overhead", "report_init_duration", "report_duration"]
 WARM_PHASES = ["total", "invoke", "host_overhead"]
@@ -35,16 +33,7 @@ OVERHEAD_LIMIT_MS = 50.0
 @pytest.fixture(scope="session")
 def sdk_echo_bin():
     """examples/echo (crate example-echo), a function built with Flick's SDK."""
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    binary = target / "release" / "example-echo"
-    proc = subprocess.run(["cargo", "build", "--release", "-q", "-p", "example-echo"], cwd=REPO,
-                          capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        if binary.is_file():
-            sys.stderr.write(f"warning: cargo build -p example-echo failed, using existing {binary}\n")
-            return str(binary)
-        pytest.fail(f"cargo build -p example-echo failed:\n{proc.stderr}")
-    return str(binary)
+    return cargo_bin("example-echo")
 
 
 def bench(flick_bin, *args, env=None, cwd=None, timeout=180):

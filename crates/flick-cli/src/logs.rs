@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use flick_host::logs::record::{self, Record};
-use flick_host::manifest::Manifest;
 
 /// How often `--follow` looks for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -34,12 +33,9 @@ pub struct LogsArgs {
 }
 
 pub fn run(args: LogsArgs) -> ExitCode {
-    let manifest = match Manifest::load(&args.config) {
+    let manifest = match crate::load_manifest(&args.config) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("flick: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if !manifest.functions.contains_key(&args.name) {
         eprintln!(

@@ -82,6 +82,15 @@ enum Command {
     Watchdog { cgroup: Option<PathBuf> },
 }
 
+/// The manifest a command works on; a bad one is said on stderr and ends
+/// the command with exit code 2, as `flick serve` does.
+fn load_manifest(path: &std::path::Path) -> Result<flick_host::manifest::Manifest, ExitCode> {
+    flick_host::manifest::Manifest::load(path).map_err(|e| {
+        eprintln!("flick: {e}");
+        ExitCode::from(2)
+    })
+}
+
 fn main() -> ExitCode {
     // A sandbox shell becomes a function's runtime: it must start small and
     // fast, before any argument parsing.

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Args;
-use flick_host::manifest::Manifest;
 
 #[derive(Args)]
 pub struct OpenApiArgs {
@@ -23,12 +22,9 @@ pub struct OpenApiArgs {
 }
 
 pub fn run(args: OpenApiArgs) -> ExitCode {
-    let manifest = match Manifest::load(&args.config) {
+    let manifest = match crate::load_manifest(&args.config) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("flick: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let Some(function) = manifest.functions.get(&args.name) else {
         let known: Vec<&str> = manifest.functions.keys().map(String::as_str).collect();

@@ -29,12 +29,9 @@ pub struct PackageArgs {
 }
 
 pub fn run(args: PackageArgs) -> ExitCode {
-    let manifest = match Manifest::load(&args.config) {
+    let manifest = match crate::load_manifest(&args.config) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("flick: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let output = args
         .output

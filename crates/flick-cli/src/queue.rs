@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use flick_host::manifest::Manifest;
 use flick_host::queue::admin::Admin;
 
 #[derive(clap::Args)]
@@ -32,12 +31,9 @@ enum QueueCommand {
 }
 
 pub fn run(args: QueueArgs) -> ExitCode {
-    let manifest = match Manifest::load(&args.config) {
+    let manifest = match crate::load_manifest(&args.config) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("flick: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let path = manifest.server.state_dir.join(flick_host::queue::DB_FILE);
     let result = Admin::open(&path).and_then(|mut admin| match args.command {

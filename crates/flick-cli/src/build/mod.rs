@@ -42,12 +42,9 @@ pub struct Built {
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
-    let manifest = match Manifest::load(&args.config) {
+    let manifest = match crate::load_manifest(&args.config) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("flick: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let chosen = match choose(&manifest, &args.names) {
         Ok(c) => c,

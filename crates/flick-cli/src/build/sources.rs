@@ -19,44 +19,46 @@ const LEFT_OUT: [&str; 6] = [
 ];
 
 pub fn python(dir: &Path, out: &Path) -> Result<Built, String> {
-    copy_sources(dir, out)?;
-    if out.join("requirements.txt").is_file() {
-        run_step(
-            Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-compile",
-                    "-r",
-                    "requirements.txt",
-                    "-t",
-                    ".",
-                ])
-                .current_dir(out),
-        )?;
-    }
-    Ok(Built {
-        binary: None,
-        contributors: biggest_entries(out),
-    })
+    let pip = [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",
+        "-r",
+        "requirements.txt",
+        "-t",
+        ".",
+    ];
+    with_dependencies(
+        dir,
+        out,
+        "requirements.txt",
+        Command::new("python3").args(pip),
+    )
 }
 
 pub fn node(dir: &Path, out: &Path) -> Result<Built, String> {
+    let npm = [
+        "install",
+        "--omit=dev",
+        "--no-audit",
+        "--no-fund",
+        "--silent",
+    ];
+    with_dependencies(dir, out, "package.json", Command::new("npm").args(npm))
+}
+
+/// The sources, then `install` run in the copy when it has `list`.
+fn with_dependencies(
+    dir: &Path,
+    out: &Path,
+    list: &str,
+    install: &mut Command,
+) -> Result<Built, String> {
     copy_sources(dir, out)?;
-    if out.join("package.json").is_file() {
-        run_step(
-            Command::new("npm")
-                .args([
-                    "install",
-                    "--omit=dev",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                ])
-                .current_dir(out),
-        )?;
+    if out.join(list).is_file() {
+        run_step(install.current_dir(out))?;
     }
     Ok(Built {
         binary: None,
