@@ -76,6 +76,24 @@ pub fn parse_amz_date(text: &str) -> Option<SystemTime> {
     )
 }
 
+/// `2025-01-01T00:00:00Z` or `2025-01-01T00:00:00.123456Z` (how the AWS
+/// SDKs put a timestamp in a query) as epoch milliseconds.
+pub fn parse_iso8601_ms(text: &str) -> Option<i64> {
+    let (whole, rest) = (text.get(..19)?, text.get(19..)?);
+    let fraction = match rest.strip_prefix('.') {
+        Some(f) => f.strip_suffix('Z')?,
+        None if rest == "Z" => "",
+        None => return None,
+    };
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let compact: String = whole.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let seconds = parse_amz_date(&format!("{compact}Z"))?;
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    Some(epoch_ms(seconds) as i64 + millis)
+}
+
 /// `04/Mar/2020:19:03:58 +0000`, API Gateway's request time.
 pub fn apigw_time(t: SystemTime) -> String {
     let d = utc(t);
@@ -111,5 +129,14 @@ mod tests {
         );
         assert_eq!(parse_amz_date("20251326T154405Z"), None);
         assert_eq!(parse_amz_date("2025-11-26"), None);
+        assert_eq!(
+            parse_iso8601_ms("2025-11-26T15:44:05.123456Z"),
+            Some(1_764_171_845_123)
+        );
+        assert_eq!(
+            parse_iso8601_ms("2025-11-26T15:44:05Z"),
+            Some(1_764_171_845_000)
+        );
+        assert_eq!(parse_iso8601_ms("2025-11-26T15:44:05"), None);
     }
 }

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod build_step;
 pub(crate) mod clock;
+pub mod durable;
 pub mod extensions_api;
 pub mod function;
 pub mod gateway;

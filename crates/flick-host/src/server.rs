@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build_step::{self, BuildError};
+use crate::durable::store::SqliteDurableStore;
+use crate::durable::Engine;
 use crate::gateway::Gateway;
 use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
@@ -22,7 +24,7 @@ use crate::net::{Limits, Server};
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
-use crate::sandbox::{ContextError, HostContext, LambdaApiInside};
+use crate::sandbox::{AwsApi, ContextError, HostContext, LambdaApiInside};
 use crate::scheduler::Scheduler;
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,8 @@ pub enum ServeError {
     Sandboxes(#[from] ContextError),
     #[error(transparent)]
     Layers(#[from] crate::layers::LayerError),
+    #[error("cannot load the durable executions: {0}")]
+    Durable(String),
     #[error("cannot start watching the sources: {0}")]
     Watch(std::io::Error),
     #[error("cannot create the state directory {path}: {source}")]
@@ -84,11 +88,17 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if let Some(dir) = &options.state_dir {
         manifest.server.state_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
     }
-    let keys = Arc::new(auth::Keys::new(
-        access_keys(&manifest)?,
-        &manifest.server.region,
-    ));
     let addr = manifest.server.listen;
+    let mut pairs = access_keys(&manifest)?;
+    let aws_api = functions_api(addr);
+    if !pairs.is_empty() {
+        // Durable functions sign their checkpoints with the key they are given.
+        pairs.push((
+            aws_api.access_key_id.clone(),
+            aws_api.secret_access_key.clone(),
+        ));
+    }
+    let keys = Arc::new(auth::Keys::new(pairs, &manifest.server.region));
     if !addr.ip().is_loopback() && keys.is_empty() && !options.insecure {
         return Err(ServeError::Insecure { addr });
     }
@@ -110,7 +120,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         })?,
     );
     crate::net::raise_open_files();
-    let host = HostContext::detect(&manifest, logs.clone()).await?;
+    let mut host = HostContext::detect(&manifest, logs.clone()).await?;
+    host.aws_api = Some(aws_api);
     if host.users.is_some() {
         warn_if_readable(&options.config, &manifest);
     }
@@ -122,12 +133,19 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Listen { addr, source })?;
     let inside = host.lambda_api.clone();
     let scheduler = Arc::new(Scheduler::new(&manifest, host));
+    let durable_store =
+        SqliteDurableStore::open(&queue_path).map_err(|source| ServeError::Queue {
+            path: queue_path.clone(),
+            source,
+        })?;
+    let durable = Engine::new(Arc::new(durable_store), scheduler.clone());
     let api = Arc::new(InvokeApi {
         scheduler: scheduler.clone(),
         queue: queue.clone(),
         region: manifest.server.region.clone(),
         listen: addr,
         keys: keys.clone(),
+        durable: durable.clone(),
     });
     let gateway = Arc::new(Gateway::new(scheduler.clone()));
     // The Lambda API has every path under its API versions, the host's own
@@ -160,6 +178,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         crate::watch::start(&manifest, rebuilt).map_err(ServeError::Watch)?;
     }
     let workers = Workers::start(queue.clone(), scheduler.clone());
+    resume_durable(&durable).await?;
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
@@ -178,6 +197,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         options.grace
     );
     workers.stop_claiming();
+    durable.shutdown();
     scheduler.shutdown(options.grace).await;
     // Let the answers of the last invocations reach their clients, and the
     // last deliveries be recorded.
@@ -187,6 +207,49 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     logs.flush().await;
     memory.cleanup();
     Ok(())
+}
+
+/// How often executions past their retention are forgotten.
+const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Resumes the durable executions a previous run left running (each is
+/// invoked again and replays from its checkpoints), and forgets those past
+/// their retention, now and every hour.
+async fn resume_durable(durable: &Arc<Engine>) -> Result<(), ServeError> {
+    let resumed = durable
+        .resume()
+        .await
+        .map_err(|e| ServeError::Durable(format!("{e:?}")))?;
+    if resumed > 0 {
+        tracing::info!("durable: {resumed} executions resumed");
+    }
+    let sweeper = durable.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RETENTION_SWEEP).await;
+            sweeper.sweep().await;
+        }
+    });
+    Ok(())
+}
+
+/// The Lambda API as functions reach it (the host's loopback port is
+/// served inside private networks too), with a key made for this run.
+fn functions_api(addr: SocketAddr) -> AwsApi {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    AwsApi {
+        endpoint: format!("http://{host}:{}", addr.port()),
+        access_key_id: format!(
+            "AKFLICK{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..13]
+        )
+        .to_uppercase(),
+        secret_access_key: uuid::Uuid::new_v4().simple().to_string(),
+    }
 }
 
 /// Sandboxes run as other users, so a manifest that others may read gives

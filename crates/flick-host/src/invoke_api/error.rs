@@ -20,8 +20,15 @@ pub enum ApiError {
     FunctionNotFound {
         arn: String,
     },
-    /// A sub-resource the function does not have (URL config, event invoke config).
+    /// A sub-resource the function does not have (URL config, event invoke
+    /// config), or a durable execution the host does not have.
     ResourceNotFound(String),
+    /// A durable execution's name taken by one with another input.
+    DurableExecutionAlreadyStarted(String),
+    /// A durable-execution callback that already ended.
+    CallbackTimeout(String),
+    /// A request the resource's state does not allow.
+    ResourceConflict(String),
     Throttled,
     /// A synchronous request over the limit.
     RequestTooLarge {
@@ -76,6 +83,21 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 user("Message", message),
+            ),
+            ApiError::DurableExecutionAlreadyStarted(message) => (
+                StatusCode::CONFLICT,
+                "DurableExecutionAlreadyStartedException",
+                user("Message", message),
+            ),
+            ApiError::CallbackTimeout(message) => (
+                StatusCode::BAD_REQUEST,
+                "CallbackTimeoutException",
+                user("Message", message),
+            ),
+            ApiError::ResourceConflict(message) => (
+                StatusCode::CONFLICT,
+                "ResourceConflictException",
+                user("message", message),
             ),
             ApiError::Throttled => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -148,7 +170,7 @@ impl ApiError {
                 user(
                     "message",
                     &format!(
-                        "{operation} is not supported by this host: Flick serves the functions of its manifest (Invoke, InvokeWithResponseStream and read-only calls)"
+                        "{operation} is not supported by this host: Flick serves the functions of its manifest (Invoke, InvokeWithResponseStream, durable executions and read-only calls)"
                     ),
                 ),
             ),

@@ -75,6 +75,25 @@ impl InvokeApi {
     }
 }
 
+/// `X-Amz-Durable-Execution-Name`: 1 to 64 of `[a-zA-Z0-9-_]`, as the service checks it.
+pub fn durable_execution_name(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("x-amz-durable-execution-name") else {
+        return Ok(None);
+    };
+    let name = value.to_str().unwrap_or_default();
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(ApiError::Validation(names::validation_message(&[format!(
+            "Value '{name}' at 'durableExecutionName' failed to satisfy constraint: Member must satisfy \
+             regular expression pattern: [a-zA-Z0-9-_]+ and have length between 1 and 64"
+        )])));
+    }
+    Ok(Some(name.to_string()))
+}
+
 /// Reads the invocation headers; `allowed` are the invocation types the operation takes.
 pub fn invoke_headers(
     headers: &HeaderMap,

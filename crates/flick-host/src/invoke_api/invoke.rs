@@ -64,6 +64,10 @@ async fn run(
         }
     };
     let payload = payload::json(payload)?;
+    if function.config.durable.is_some() && h.invocation_type != InvocationType::DryRun {
+        let name = inputs::durable_execution_name(headers)?;
+        return Ok(start_durable(api, &function, name, payload, h.invocation_type).await?);
+    }
     let req = InvokeRequest {
         request_id: request_id.clone(),
         payload,
@@ -114,6 +118,57 @@ async fn run(
             Ok(resp)
         }
     }
+}
+
+/// How long a synchronous invocation of a durable function may wait for its
+/// execution to end: Lambda's 15 minutes.
+const SYNC_DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// Starts (or finds again, by name) a durable execution: `Event` answers
+/// 202 at once, a synchronous call when the execution has ended, with its
+/// result or error; both name the execution in `X-Amz-Durable-Execution-Arn`.
+async fn start_durable(
+    api: &InvokeApi,
+    function: &crate::function::Function,
+    name: Option<String>,
+    payload: bytes::Bytes,
+    invocation_type: InvocationType,
+) -> Result<Response, ApiError> {
+    let input = String::from_utf8_lossy(&payload).into_owned();
+    let started = api.durable.start(function, name, input).await?;
+    let mut resp = match invocation_type {
+        InvocationType::Event => StatusCode::ACCEPTED.into_response(),
+        _ => {
+            let ended = tokio::time::timeout(SYNC_DURABLE_WAIT, started.cell.ended()).await;
+            if ended.is_err() {
+                return Err(ApiError::Service(format!(
+                    "the durable execution {} did not end within the 15 minutes of a synchronous invocation",
+                    started.arn
+                )));
+            }
+            let exec = started.cell.exec.lock().await;
+            let outcome = match (&exec.head.result, &exec.head.error) {
+                (_, Some(error)) => Outcome::FunctionError(durable_error_body(error)),
+                (Some(result), None) => Outcome::Response(bytes::Bytes::from(result.clone())),
+                (None, None) => Outcome::Response(bytes::Bytes::from_static(b"null")),
+            };
+            sync_response("", outcome, None)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&started.arn) {
+        resp.headers_mut().insert("x-amz-durable-execution-arn", v);
+    }
+    Ok(resp)
+}
+
+/// A durable execution's error in the body of a function error.
+fn durable_error_body(error: &serde_json::Value) -> bytes::Bytes {
+    let text = |key: &str| error.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    let body = serde_json::json!({
+        "errorType": text("ErrorType"),
+        "errorMessage": text("ErrorMessage"),
+    });
+    bytes::Bytes::from(body.to_string())
 }
 
 /// The phases in the standard `Server-Timing` form (milliseconds), which

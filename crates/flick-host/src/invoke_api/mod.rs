@@ -11,6 +11,7 @@
 //! paths that are not Lambda's are the server's to route elsewhere.
 
 pub mod auth;
+mod durable;
 mod error;
 mod eventstream;
 mod functions;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{any, get, post, MethodRouter};
+use axum::routing::{any, delete, get, post, MethodRouter};
 use axum::Router;
 
 use crate::function::Function;
@@ -47,6 +48,8 @@ pub struct InvokeApi {
     pub listen: SocketAddr,
     /// The keys requests must be signed with; none: no signature needed.
     pub keys: Arc<auth::Keys>,
+    /// The durable executions of the host's durable functions.
+    pub durable: Arc<crate::durable::Engine>,
 }
 
 /// The Lambda API's routes; a path that is not Lambda's is left to the
@@ -99,7 +102,8 @@ pub fn router(api: Arc<InvokeApi>) -> Router {
         .route(
             "/2021-10-31/functions/{function}/url",
             served(get(functions::get_url_config)),
-        );
+        )
+        .merge(durable_routes());
     // Everything else under an API version is Lambda's too: never the gateway's.
     for version in operations::VERSIONS {
         router = router
@@ -114,6 +118,44 @@ pub fn router(api: Arc<InvokeApi>) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(request_id::stamp))
         .with_state(api)
+}
+
+/// The durable-execution operations (API version 2025-12-01).
+fn durable_routes() -> Router<Arc<InvokeApi>> {
+    let served = |route: MethodRouter<Arc<InvokeApi>>| route.fallback(unsupported);
+    let execution = "/2025-12-01/durable-executions/{arn}";
+    let callback = "/2025-12-01/durable-execution-callbacks/{id}";
+    Router::new()
+        .route(
+            execution,
+            served(get(durable::get).merge(delete(durable::delete))),
+        )
+        .route(
+            &format!("{execution}/checkpoint"),
+            served(post(durable::checkpoint)),
+        )
+        .route(&format!("{execution}/state"), served(get(durable::state)))
+        .route(
+            &format!("{execution}/history"),
+            served(get(durable::history)),
+        )
+        .route(&format!("{execution}/stop"), served(post(durable::stop)))
+        .route(
+            "/2025-12-01/functions/{function}/durable-executions",
+            served(get(durable::list)),
+        )
+        .route(
+            &format!("{callback}/succeed"),
+            served(post(durable::callback_success)),
+        )
+        .route(
+            &format!("{callback}/fail"),
+            served(post(durable::callback_failure)),
+        )
+        .route(
+            &format!("{callback}/heartbeat"),
+            served(post(durable::callback_heartbeat)),
+        )
 }
 
 /// The answer to a Lambda path this host does not serve.

@@ -19,10 +19,13 @@ use artifact::RawArtifact;
 pub use async_table::AsyncConfig;
 use async_table::RawAsync;
 use checks::{key_at, line_of, Checker};
+pub use durable_table::DurableConfig;
+use durable_table::RawDurable;
 
 mod artifact;
 mod async_table;
 mod checks;
+mod durable_table;
 
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
@@ -109,6 +112,8 @@ pub struct FunctionConfig {
     pub http: Option<HttpConfig>,
     /// How `flick build` makes the function's Lambda artifact, if it can.
     pub artifact: Option<Artifact>,
+    /// Set when the function runs durable executions (`[durable]`).
+    pub durable: Option<DurableConfig>,
 }
 
 /// Why a manifest was refused. The message names the key and, when known, its line.
@@ -245,6 +250,8 @@ struct RawFunction {
     http: Option<RawHttp>,
     #[serde(default)]
     artifact: Option<RawArtifact>,
+    #[serde(default)]
+    durable: Option<Spanned<RawDurable>>,
 }
 
 fn default_memory() -> Spanned<u64> {
@@ -423,6 +430,13 @@ impl Manifest {
                 Some(raw) => check.async_config(&key("async"), raw, &names)?,
                 None => AsyncConfig::default(),
             };
+            let durable = f
+                .durable
+                .map(|d| {
+                    let span = check.span(&d);
+                    check.durable_config(&key("durable"), d.into_inner(), span)
+                })
+                .transpose()?;
             let artifact = f
                 .artifact
                 .map(|a| check.artifact(&key("artifact"), a, root))
@@ -459,6 +473,7 @@ impl Manifest {
                     layers,
                     http,
                     artifact,
+                    durable,
                 },
             );
         }

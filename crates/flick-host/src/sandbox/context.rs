@@ -39,6 +39,18 @@ pub struct HostContext {
     pub etc: Option<EtcFiles>,
     /// Set once the APIs exist, when the host listens on loopback.
     pub lambda_api: Arc<OnceLock<LambdaApiInside>>,
+    /// How durable functions reach the host's Lambda API (their SDKs
+    /// checkpoint through it), when the server says.
+    pub aws_api: Option<AwsApi>,
+}
+
+/// The host's Lambda API as an AWS SDK inside a sandbox finds it: the
+/// endpoint and the credentials Lambda would give the function's role.
+#[derive(Debug, Clone)]
+pub struct AwsApi {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 /// The host's Lambda API (and gateway), served again inside each private
@@ -109,6 +121,7 @@ impl HostContext {
             private_net,
             etc,
             lambda_api: Arc::new(OnceLock::new()),
+            aws_api: None,
         })
     }
 

@@ -79,6 +79,21 @@ pub fn lambda_env(
     env
 }
 
+/// What an AWS SDK needs to call the host's Lambda API: the endpoint
+/// (`AWS_ENDPOINT_URL_LAMBDA`, which botocore and the other SDKs read) and
+/// credentials, where Lambda gives the function's role ones. Unless the
+/// function sets its own.
+pub fn aws_api(env: &mut BTreeMap<String, String>, api: &super::AwsApi) {
+    let vars = [
+        ("AWS_ENDPOINT_URL_LAMBDA", &api.endpoint),
+        ("AWS_ACCESS_KEY_ID", &api.access_key_id),
+        ("AWS_SECRET_ACCESS_KEY", &api.secret_access_key),
+    ];
+    for (key, value) in vars {
+        env.entry(key.to_string()).or_insert_with(|| value.clone());
+    }
+}
+
 /// Where programs look into `/opt`, as on Lambda: `/opt/bin` and `/opt/lib`
 /// for every runtime; `/opt/python` and `/opt/nodejs` where the manifest
 /// names a managed runtime, whose bootstrap adds them on Lambda.

@@ -42,7 +42,7 @@ use crate::net::Server;
 use crate::outcome::{ExitStatusText, Failure};
 use crate::runtime_api::{self, Mailbox};
 use crate::watchdog::Watchdog;
-pub use context::{host_is_root, ContextError, HostContext, LambdaApiInside};
+pub use context::{host_is_root, AwsApi, ContextError, HostContext, LambdaApiInside};
 pub use env::InitType;
 use extension_procs::ExtensionProcs;
 pub use invoke::{InvokeRequest, InvokeResult, Phases, INIT_LIMIT};
@@ -175,7 +175,7 @@ impl Sandbox {
         self.extensions = Some(extensions.clone());
         self.server = Some(server);
         self.memory = Some(memory.clone());
-        let exec = self.runtime_exec(runtime_api, tmpdir.as_deref());
+        let exec = self.runtime_exec(runtime_api, tmpdir.as_deref(), host.aws_api.as_ref());
         let init = host.cold_starts.begin();
         self.exec_started = Instant::now();
         if let Some(output) = shell.take_output() {
@@ -212,6 +212,7 @@ impl Sandbox {
         &self,
         runtime_api: std::net::SocketAddr,
         tmpdir: Option<&std::path::Path>,
+        aws_api: Option<&AwsApi>,
     ) -> Exec {
         let config = &self.function.config;
         let stream = format!(
@@ -226,6 +227,9 @@ impl Sandbox {
         );
         if let Some(dir) = tmpdir {
             vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
+        }
+        if let (Some(api), Some(_)) = (aws_api, &config.durable) {
+            env::aws_api(&mut vars, api);
         }
         Exec {
             argv: config.command.clone(),

@@ -1,0 +1,142 @@
+"""Durable functions written with the official AWS Durable Execution SDK for
+Python (aws-durable-execution-sdk-python), run by the official runtime
+interface client under the host. One handler per behaviour the conformance
+suite checks (test_durable.py)."""
+
+import os
+import time
+
+from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
+from aws_durable_execution_sdk_python.retries import (
+    JitterStrategy,
+    RetryStrategyConfig,
+    create_retry_strategy,
+)
+
+
+@durable_execution
+def steps(event, context: DurableContext):
+    """Sequential steps: each result checkpointed, replay never reruns them."""
+    a = context.step(lambda _: event["n"] + 1, name="add_one")
+    b = context.step(lambda _: a * 2, name="double")
+    return {"result": b}
+
+
+def flaky(step_context: StepContext):
+    # Fails its first two attempts; the SDK's retry strategy schedules the next.
+    if step_context.attempt < 3:
+        raise RuntimeError(f"attempt {step_context.attempt} failed")
+    return step_context.attempt
+
+
+@durable_execution
+def retry(event, context: DurableContext):
+    strategy = create_retry_strategy(
+        RetryStrategyConfig(
+            max_attempts=5,
+            initial_delay=Duration.from_seconds(1),
+            backoff_rate=1,
+            jitter_strategy=JitterStrategy.NONE,
+        )
+    )
+    attempts = context.step(flaky, name="flaky", config=StepConfig(retry_strategy=strategy))
+    return {"attempts": attempts}
+
+
+@durable_execution
+def wait(event, context: DurableContext):
+    started = context.step(lambda _: time.time(), name="before")
+    context.wait(Duration.from_seconds(event.get("seconds", 2)), name="pause")
+    ended = context.step(lambda _: time.time(), name="after")
+    return {"waited": ended - started}
+
+
+@durable_execution
+def callback(event, context: DurableContext):
+    cb = context.create_callback(
+        name="approval",
+        config=CallbackConfig(
+            timeout=Duration.from_seconds(event.get("timeout", 0)),
+            heartbeat_timeout=Duration.from_seconds(event.get("heartbeat", 0)),
+        ),
+    )
+    answer = cb.result()
+    return {"approved": answer}
+
+
+def square(ctx, item, index, items):
+    return ctx.step(lambda _: item * item, name=f"square-{index}")
+
+
+@durable_execution
+def fan_out(event, context: DurableContext):
+    mapped = context.map(event["items"], square, name="squares")
+    branches = context.parallel(
+        [lambda ctx: ctx.step(lambda _: "left", name="l"), lambda ctx: ctx.step(lambda _: "right", name="r")],
+        name="both",
+    )
+    return {"squares": mapped.get_results(), "branches": branches.get_results()}
+
+
+@durable_execution
+def child(event, context: DurableContext):
+    def inner(ctx: DurableContext):
+        x = ctx.step(lambda _: 20, name="inner-step")
+        ctx.wait(Duration.from_seconds(1), name="inner-wait")
+        return x + 1
+
+    value = context.run_in_child_context(inner, name="group")
+    return {"value": value * 2}
+
+
+@durable_execution
+def chained(event, context: DurableContext):
+    reply = context.invoke(os.environ["CHAINED_TARGET"], {"n": event["n"]}, name="call")
+    return {"reply": reply}
+
+
+@durable_execution
+def sleeper(event, context: DurableContext):
+    context.wait(Duration.from_seconds(event.get("seconds", 30)), name="long")
+    return "woke"
+
+
+@durable_execution
+def crashy(event, context: DurableContext):
+    """For the crash test: records each step body that runs (with the
+    execution's name) in a shared file, then waits, calls back and retries."""
+    log = os.environ["STEP_LOG"]
+    name = event["name"]
+
+    def record(label):
+        def body(_):
+            with open(log, "a") as f:
+                f.write(f"{name} {label}\n")
+            return label
+        return body
+
+    context.step(record("one"), name="one")
+    context.wait(Duration.from_seconds(event.get("wait", 2)), name="pause")
+    context.step(record("two"), name="two")
+    return {"name": name, "done": True}
+
+
+def echo_handler(event, context):
+    """A plain (not durable) function, the target of a chained invoke."""
+    return {"echo": event}
+
+
+def token_probe(event, context):
+    """A durable function without the SDK: hands its invocation input to the
+    test (through PROBE_DIR) and waits until the test is done checkpointing
+    with it, then ends the execution."""
+    import json
+
+    probe = os.environ["PROBE_DIR"]
+    with open(os.path.join(probe, "input.json"), "w") as f:
+        json.dump(event, f)
+    deadline = time.time() + 20
+    while time.time() < deadline and not os.path.exists(os.path.join(probe, "done")):
+        time.sleep(0.05)
+    return {"Status": "SUCCEEDED", "Result": json.dumps("probed")}

@@ -1,0 +1,248 @@
+//! Where durable executions live: the contract ([`DurableStore`]) and its
+//! embedded implementation, tables of the host's SQLite database next to
+//! the queue's (`state_dir/queue.db`), on a connection of their own.
+//!
+//! Every change of an execution (a checkpoint, a timer, a callback) is one
+//! transaction committed with `synchronous=FULL` before anyone is told of
+//! it, so a checkpoint the SDK saw acknowledged survives a SIGKILL. An
+//! execution's head is one row, each operation one row (replaced when it
+//! changes), each history event one row.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection};
+
+use super::execution::{Changes, Execution, Head, OpRecord};
+use crate::queue::{StoreError, StoreFuture};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS durable_executions (
+    arn TEXT PRIMARY KEY,
+    function TEXT NOT NULL,
+    name TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    input TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    timeout_s INTEGER NOT NULL,
+    retention_days INTEGER NOT NULL,
+    secret TEXT NOT NULL,
+    head TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS durable_operations (
+    arn TEXT NOT NULL,
+    id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (arn, id)
+);
+CREATE TABLE IF NOT EXISTS durable_events (
+    arn TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (arn, event_id)
+);
+";
+
+/// Where durable executions are kept.
+pub trait DurableStore: Send + Sync {
+    /// Every execution kept, running or within its retention.
+    fn load(&self) -> StoreFuture<'_, Vec<Execution>>;
+    /// Stores a new execution with the changes of its start.
+    fn insert(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()>;
+    /// Stores a change of `exec`; resolves once it is durable.
+    fn save(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()>;
+    /// Forgets an execution (its retention ended, or it was deleted).
+    fn delete(&self, arn: &str) -> StoreFuture<'_, ()>;
+}
+
+pub struct SqliteDurableStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteDurableStore {
+    pub fn open(path: &Path) -> Result<SqliteDurableStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteDurableStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection off the async threads.
+    fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&mut crate::sync::lock(&conn)))
+                .await
+                .map_err(|e| StoreError::Database(format!("the store's thread failed: {e}")))?
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("a stored record: {e}")))
+}
+
+/// The rows a change writes: the head, each operation's last version (with
+/// its place), the new events.
+struct Rows {
+    arn: String,
+    head: String,
+    ops: Vec<(String, String)>,
+    events: Vec<(u64, String)>,
+}
+
+fn rows(exec: &Execution, changes: &Changes) -> Result<Rows, StoreError> {
+    let ops = super::execution::final_versions(exec, changes)
+        .into_iter()
+        .map(|record| Ok((record.op.id.clone(), json(&record)?)))
+        .collect::<Result<_, StoreError>>()?;
+    let events = changes
+        .events
+        .iter()
+        .map(|e| Ok((e["EventId"].as_u64().unwrap_or(0), json(e)?)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Rows {
+        arn: exec.meta.arn.clone(),
+        head: json(&changes.head)?,
+        ops,
+        events,
+    })
+}
+
+fn write(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE durable_executions SET head = ?2 WHERE arn = ?1",
+        params![rows.arn, rows.head],
+    )?;
+    for (id, record) in &rows.ops {
+        tx.execute(
+            "INSERT OR REPLACE INTO durable_operations (arn, id, record) VALUES (?1, ?2, ?3)",
+            params![rows.arn, id, record],
+        )?;
+    }
+    for (event_id, event) in &rows.events {
+        tx.execute(
+            "INSERT OR REPLACE INTO durable_events (arn, event_id, event) VALUES (?1, ?2, ?3)",
+            params![rows.arn, *event_id as i64, event],
+        )?;
+    }
+    Ok(())
+}
+
+impl DurableStore for SqliteDurableStore {
+    fn load(&self) -> StoreFuture<'_, Vec<Execution>> {
+        self.blocking(load_all)
+    }
+
+    fn insert(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()> {
+        let rows = rows(exec, changes);
+        let e = exec.meta.clone();
+        self.blocking(move |conn| {
+            let rows = rows?;
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO durable_executions (arn, function, name, function_arn, input, start_ms, \
+                 timeout_s, retention_days, secret, head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    e.arn, e.function, e.name, e.function_arn, e.input, e.start_ms,
+                    e.timeout_s as i64, e.retention_days as i64, e.secret, rows.head
+                ],
+            )?;
+            write(&tx, &rows)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn save(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()> {
+        let rows = rows(exec, changes);
+        self.blocking(move |conn| {
+            let rows = rows?;
+            let tx = conn.transaction()?;
+            write(&tx, &rows)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn delete(&self, arn: &str) -> StoreFuture<'_, ()> {
+        let arn = arn.to_string();
+        self.blocking(move |conn| {
+            let tx = conn.transaction()?;
+            for table in ["durable_executions", "durable_operations", "durable_events"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE arn = ?1"), [&arn])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+fn load_all(conn: &mut Connection) -> Result<Vec<Execution>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT arn, function, name, function_arn, input, start_ms, timeout_s, retention_days, \
+         secret, head FROM durable_executions ORDER BY start_ms",
+    )?;
+    let heads = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, String>(9)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ops_stmt = conn.prepare("SELECT record FROM durable_operations WHERE arn = ?1")?;
+    let mut events_stmt =
+        conn.prepare("SELECT event FROM durable_events WHERE arn = ?1 ORDER BY event_id")?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (arn, function, name, function_arn, input, start_ms, timeout_s, retention, secret, head) in
+        heads
+    {
+        let ops = ops_stmt
+            .query_map([&arn], |row| row.get::<_, String>(0))?
+            .map(|text| parse::<OpRecord>(&text?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = events_stmt
+            .query_map([&arn], |row| row.get::<_, String>(0))?
+            .map(|text| parse(&text?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let head: Head = parse(&head)?;
+        out.push(Execution::restore(
+            super::execution::Meta {
+                arn,
+                name,
+                function,
+                function_arn,
+                input,
+                start_ms,
+                timeout_s: timeout_s as u64,
+                retention_days: retention as u64,
+                secret,
+            },
+            head,
+            ops,
+            events,
+        ));
+    }
+    Ok(out)
+}
