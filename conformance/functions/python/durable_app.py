@@ -104,22 +104,33 @@ def sleeper(event, context: DurableContext):
 
 @durable_execution
 def crashy(event, context: DurableContext):
-    """For the crash test: records each step body that runs (with the
-    execution's name) in a shared file, then waits, calls back and retries."""
+    """For the crash test: a step, a wait, a callback, a step retried once,
+    a last step. Each step body that runs appends `NAME LABEL START_TIME` to
+    STEP_LOG, so the test can tell whether one ran after its result was
+    checkpointed."""
     log = os.environ["STEP_LOG"]
     name = event["name"]
 
-    def record(label):
-        def body(_):
+    def record(label, fail_first=False):
+        def body(step_context: StepContext):
             with open(log, "a") as f:
-                f.write(f"{name} {label}\n")
+                f.write(f"{name} {label} {time.time():.3f}\n")
+            if fail_first and step_context.attempt == 1:
+                raise RuntimeError("first attempt fails")
             return label
+
         return body
 
+    once = create_retry_strategy(
+        RetryStrategyConfig(max_attempts=3, initial_delay=Duration.from_seconds(1),
+                            jitter_strategy=JitterStrategy.NONE)
+    )
     context.step(record("one"), name="one")
     context.wait(Duration.from_seconds(event.get("wait", 2)), name="pause")
+    approval = context.create_callback(name="cb").result()
+    context.step(record("flaky", fail_first=True), name="flaky", config=StepConfig(retry_strategy=once))
     context.step(record("two"), name="two")
-    return {"name": name, "done": True}
+    return {"name": name, "approval": approval}
 
 
 def echo_handler(event, context):
