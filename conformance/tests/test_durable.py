@@ -370,3 +370,28 @@ def test_durable_config_is_checked_in_the_manifest(host_factory):
         bad.start()
     assert bad.proc.returncode == 2
     assert "functions.f.durable.execution_timeout_s: required" in str(err.value)
+
+
+def test_flick_durable_lists_shows_and_steers_executions(host):
+    def flick(*args):
+        out = host.flick("durable", "--endpoint", host.endpoint, *args)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    arn = start(host, "callback", {}, name="cli-callback")
+    callback_id = callback_id_of(host, arn)
+    listed = flick("list", "callback", "--status", "RUNNING")
+    assert "cli-callback" in listed and "RUNNING" in listed
+    assert "CallbackStarted" in flick("history", arn)
+    assert json.loads(flick("show", arn, "--json"))["Status"] == "RUNNING"
+    assert "done" in flick("callback", callback_id, "--succeed", "from-the-cli")
+    assert wait_end(host, arn)["Status"] == "SUCCEEDED"
+    shown = flick("show", arn)
+    assert "SUCCEEDED" in shown and "from-the-cli" in shown
+
+    sleeping = start(host, "sleeper", {"seconds": 60}, name="cli-stop")
+    flick("stop", sleeping, "--message", "enough")
+    e = host.client.get_durable_execution(DurableExecutionArn=sleeping)
+    assert e["Status"] == "STOPPED" and e["Error"]["ErrorMessage"] == "enough"
+    refused = host.flick("durable", "--endpoint", host.endpoint, "callback", callback_id, "--heartbeat")
+    assert refused.returncode == 1 and "CallbackTimeoutException" in refused.stderr

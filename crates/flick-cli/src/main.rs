@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod durable;
 mod host_client;
 mod invoke;
 mod logs;
@@ -67,6 +68,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The durable queue of Event invocations: list, show-dlq, redrive.
     Queue(queue::QueueArgs),
+    /// Durable executions on a running host: list, show, history, stop, callback.
+    Durable(durable::DurableArgs),
     /// Print the OpenAPI document of a function built with `flick::http::openapi`.
     Openapi(openapi::OpenApiArgs),
     /// Print a function's log (`--follow`, `--since 10m`, `--request-id ID`).
@@ -168,6 +171,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Invoke(args) => runtime.block_on(invoke::run(args)),
+        Command::Durable(args) => runtime.block_on(durable::run(args)),
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Watchdog { .. }
         | Command::Queue(_)

@@ -18,7 +18,7 @@
 
 pub mod admin;
 pub mod build_step;
-pub(crate) mod clock;
+pub mod clock;
 pub mod durable;
 pub mod extensions_api;
 pub mod function;
