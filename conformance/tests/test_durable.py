@@ -20,7 +20,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import FUNCTIONS, HostExited, function_python, python_function, shared_dir
+from conftest import FUNCTIONS, REPO, HostExited, function_python, python_function, shared_dir
 
 ARN_RE = (r"^arn:aws:lambda:us-east-1:000000000000:function:{fn}:\$LATEST"
           r"/durable-execution/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$")
@@ -51,6 +51,9 @@ def host(make_host, probe_dir):
         "short": durable("sleeper", timeout_s=2),
         "probe": durable("token_probe", env={"PROBE_DIR": str(probe_dir)}, timeout_s=120),
         "echo": python_function("durable_app.echo_handler"),
+        # The README's worked example, under the suite's environment (same SDK).
+        "order": python_function("order.handler", workdir=str(REPO / "examples" / "durable-order"),
+                                 timeout_s=10, durable={"execution_timeout_s": 600}),
     }
     return make_host(functions, name="durable")
 
@@ -395,3 +398,21 @@ def test_flick_durable_lists_shows_and_steers_executions(host):
     assert e["Status"] == "STOPPED" and e["Error"]["ErrorMessage"] == "enough"
     refused = host.flick("durable", "--endpoint", host.endpoint, "callback", callback_id, "--heartbeat")
     assert refused.returncode == 1 and "CallbackTimeoutException" in refused.stderr
+
+
+def test_the_readme_order_workflow(host):
+    outcomes = {}
+    for order, verdict in (("42", "paid"), ("43", "declined")):
+        resp = host.client.invoke(FunctionName="order", InvocationType="Event", DurableExecutionName=f"order-{order}",
+                                  Payload=json.dumps({"order": order, "items": 3}))
+        arn = arn_of(resp)
+        callback_id = callback_id_of(host, arn)
+        host.client.send_durable_execution_callback_success(
+            CallbackId=callback_id, Result=json.dumps({"status": verdict}).encode())
+        e = wait_end(host, arn)
+        assert e["Status"] == "SUCCEEDED", e
+        outcomes[order] = json.loads(e["Result"])
+        steps = [ev["Name"] for ev in history(host, arn) if ev["EventType"] == "StepSucceeded"]
+        assert steps == (["reserve", "ship"] if verdict == "paid" else ["reserve"])
+    assert outcomes["42"] == {"order": "42", "status": "shipped", "tracking": "TRACK-42"}
+    assert outcomes["43"]["status"] == "cancelled"

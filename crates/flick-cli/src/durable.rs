@@ -256,7 +256,7 @@ fn print_history(value: &Value) {
             .unwrap_or_default();
         println!(
             "{:>4}  {:<24}  {:<22}  {:<20}  {details}",
-            e["EventId"],
+            e["EventId"].as_u64().unwrap_or_default(),
             time_of(&e["EventTimestamp"]),
             text(&e, "EventType"),
             text(&e, "Name"),

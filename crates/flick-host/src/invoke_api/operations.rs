@@ -1,5 +1,6 @@
 //! Every operation of the Lambda API, as botocore's service model for
-//! Lambda (2015-03-31) lists them: method, URI template and name.
+//! Lambda (2015-03-31) lists them (botocore 1.44.8): method, URI template
+//! and name.
 //!
 //! The host serves a few of them; this table lets it answer any other with a
 //! typed error that names the operation, and tells the server which paths are
@@ -430,6 +431,11 @@ pub const OPERATIONS: &[Operation] = &[
         "GetDurableExecution",
     ),
     op(
+        "DELETE",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}",
+        "DeleteDurableExecution",
+    ),
+    op(
         "POST",
         "/2025-12-01/durable-executions/{DurableExecutionArn}/checkpoint",
         "CheckpointDurableExecution",
@@ -438,6 +444,16 @@ pub const OPERATIONS: &[Operation] = &[
         "GET",
         "/2025-12-01/durable-executions/{DurableExecutionArn}/history",
         "GetDurableExecutionHistory",
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/pause",
+        "PauseDurableExecution",
+    ),
+    op(
+        "POST",
+        "/2025-12-01/durable-executions/{DurableExecutionArn}/resume",
+        "ResumeDurableExecution",
     ),
     op(
         "GET",
