@@ -74,7 +74,7 @@ def wait_end(host, arn, timeout=30):
     deadline = time.time() + timeout
     while True:
         e = host.client.get_durable_execution(DurableExecutionArn=arn)
-        if e["Status"] != "RUNNING" or time.time() > deadline:
+        if e["Status"] not in ("RUNNING", "PAUSING", "PAUSED") or time.time() > deadline:
             return e
         time.sleep(0.1)
 
@@ -416,3 +416,58 @@ def test_the_readme_order_workflow(host):
         assert steps == (["reserve", "ship"] if verdict == "paid" else ["reserve"])
     assert outcomes["42"] == {"order": "42", "status": "shipped", "tracking": "TRACK-42"}
     assert outcomes["43"]["status"] == "cancelled"
+
+
+def control(host, arn, verb, body=None):
+    """Pause or resume through the API (the suite's boto3 predates them)."""
+    from urllib.parse import quote
+    status, headers, data = host.http("POST", f"/2025-12-01/durable-executions/{quote(arn, safe='')}/{verb}",
+                                      json.dumps(body or {}).encode(), {"Content-Type": "application/json"})
+    return status, headers.get("x-amzn-errortype"), data
+
+
+def test_a_paused_execution_is_not_invoked_until_resumed(host):
+    arn = start(host, "sleeper", {"seconds": 2})
+    time.sleep(0.8)  # invoked once, now waiting
+    assert control(host, arn, "pause", {"Reason": "maintenance"})[0] == 202
+    e = host.client.get_durable_execution(DurableExecutionArn=arn)
+    assert e["Status"] == "PAUSED"
+    time.sleep(2.5)  # the wait ends meanwhile, but nothing runs
+    events = history(host, arn)
+    assert "WaitSucceeded" in event_types(events)
+    assert event_types(events).count("InvocationCompleted") == 1
+    assert host.client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
+    assert control(host, arn, "pause")[:2] == (409, "ResourceConflictException")
+    assert control(host, arn, "resume", {"Reason": "done"})[0] == 202
+    e = wait_end(host, arn)
+    assert e["Status"] == "SUCCEEDED" and json.loads(e["Result"]) == "woke"
+    types = event_types(history(host, arn))
+    assert types.index("ExecutionPaused") < types.index("ExecutionResumed") < types.index("ExecutionSucceeded")
+    assert control(host, arn, "resume")[:2] == (409, "ResourceConflictException")
+
+
+def test_a_pause_stops_the_execution_timeout_unless_told_otherwise(host):
+    arn = start(host, "short", {"seconds": 30})  # 2 s execution timeout
+    assert control(host, arn, "pause")[0] == 202
+    time.sleep(3)
+    assert host.client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
+    assert control(host, arn, "resume")[0] == 202
+    assert wait_end(host, arn, timeout=10)["Status"] == "TIMED_OUT"
+    arn = start(host, "short", {"seconds": 30})
+    assert control(host, arn, "pause", {"ExecutionTimeoutPaused": False})[0] == 202
+    assert wait_end(host, arn, timeout=10)["Status"] == "TIMED_OUT", "the timeout ran on while paused"
+
+
+def test_a_pause_during_an_invocation_takes_effect_at_its_next_checkpoint(host, probe_dir):
+    for leftover in ("input.json", "done"):
+        (probe_dir / leftover).unlink(missing_ok=True)
+    arn = start(host, "probe", {})
+    token = probe_input(probe_dir)["CheckpointToken"]
+    assert control(host, arn, "pause")[0] == 202
+    assert host.client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSING"
+    answer = host.client.checkpoint_durable_execution(
+        DurableExecutionArn=arn, CheckpointToken=token, Updates=[{"Id": "s", "Type": "STEP", "Action": "START"}])
+    assert "CheckpointToken" not in answer, "no token: the SDK stops and returns PENDING"
+    assert host.client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
+    (probe_dir / "done").write_text("")
+    assert control(host, arn, "resume")[0] == 202

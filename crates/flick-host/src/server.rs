@@ -217,7 +217,7 @@ const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 /// their retention, now and every hour.
 async fn resume_durable(durable: &Arc<Engine>) -> Result<(), ServeError> {
     let resumed = durable
-        .resume()
+        .recover()
         .await
         .map_err(|e| ServeError::Durable(format!("{e:?}")))?;
     if resumed > 0 {

@@ -45,7 +45,7 @@ async fn drive(engine: Arc<Engine>, cell: Arc<Cell>) {
         }
         let due = {
             let mut exec = cell.exec.lock().await;
-            if !exec.is_running() {
+            if !exec.is_open() {
                 return;
             }
             if let Some(changes) = progress::fire_due(&exec, now_ms()) {
@@ -56,9 +56,11 @@ async fn drive(engine: Arc<Engine>, cell: Arc<Cell>) {
                 }
                 continue;
             }
-            progress::next_due(&exec)
+            (progress::next_due(&exec), exec.may_invoke())
         };
-        if cell.needs_invoke.swap(false, Ordering::SeqCst) {
+        let (due, may_invoke) = due;
+        // While paused the flag stays set, for the resume to find.
+        if may_invoke && cell.needs_invoke.swap(false, Ordering::SeqCst) {
             invoke_once(&engine, &cell).await;
             continue;
         }
@@ -119,17 +121,9 @@ enum Returned {
 }
 
 async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
-    let (function, payload, failed_before) = {
-        let mut exec = cell.exec.lock().await;
-        if !exec.is_running() {
-            return;
-        }
-        let input = invocation_input(&mut exec);
-        (
-            exec.meta.function.clone(),
-            input,
-            exec.head.failed_invocations,
-        )
+    let (function, failed_before) = {
+        let exec = cell.exec.lock().await;
+        (exec.meta.function.clone(), exec.head.failed_invocations)
     };
     if failed_before > 0 {
         tokio::time::sleep(RETRY_DELAY).await;
@@ -139,6 +133,17 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
     };
     let Ok(_slot) = slots.acquire_owned().await else {
         return;
+    };
+    // Checked again now that it is about to run: a pause or a stop may have
+    // come while it waited.
+    let payload = {
+        let mut exec = cell.exec.lock().await;
+        if !exec.may_invoke() {
+            cell.needs_invoke.store(exec.is_open(), Ordering::SeqCst);
+            return;
+        }
+        exec.invoking = true;
+        invocation_input(&mut exec)
     };
     let request_id = crate::ids::uuid().to_string();
     let start = now_ms();
@@ -155,7 +160,10 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
             Ok(result) => break read_output(result.outcome, &request_id),
             Err(ScheduleError::Throttled) => tokio::time::sleep(THROTTLE_DELAY).await,
             // The host is stopping: the execution resumes at the next start.
-            Err(ScheduleError::ShuttingDown) => return,
+            Err(ScheduleError::ShuttingDown) => {
+                cell.exec.lock().await.invoking = false;
+                return;
+            }
             Err(ScheduleError::NotFound) => {
                 break Returned::Failed(error_object(
                     "ResourceNotFoundException",
@@ -165,7 +173,8 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
         }
     };
     let mut exec = cell.exec.lock().await;
-    if !exec.is_running() {
+    exec.invoking = false;
+    if !exec.is_open() {
         // Ended meanwhile (its EXECUTION checkpoint, a stop, a timeout): a late answer is ignored.
         let changes = progress::invocation_ended(&exec, &request_id, start, now_ms(), None);
         let _ = engine.save(&mut exec, changes, cell, false).await;
@@ -188,7 +197,8 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
     if let Err(e) = engine.save(&mut exec, changes, cell, false).await {
         tracing::warn!("durable execution {}: {e:?}", exec.meta.arn);
     }
-    if exec.head.failed_invocations > 0 && exec.is_running() {
+    if exec.head.failed_invocations > 0 && exec.is_open() {
+        // Made again after the delay (or after the resume, when paused).
         cell.needs_invoke.store(true, Ordering::SeqCst);
     }
 }

@@ -72,7 +72,7 @@ impl Cell {
     /// Waits until the execution has ended.
     pub async fn ended(&self) {
         let mut rx = self.status.subscribe();
-        let _ = rx.wait_for(|s| *s != ExecStatus::Running).await;
+        let _ = rx.wait_for(|s| !s.is_open()).await;
     }
 }
 
@@ -128,15 +128,19 @@ impl Engine {
 
     /// Loads the stored executions and resumes the running ones: each is
     /// invoked again, and replays from its checkpoints.
-    pub async fn resume(self: &Arc<Self>) -> Result<usize, DurableError> {
+    pub async fn recover(self: &Arc<Self>) -> Result<usize, DurableError> {
         let execs = self.store.load().await.map_err(service)?;
         let mut resumed = 0;
-        for exec in execs {
+        for mut exec in execs {
+            if exec.head.status == ExecStatus::Pausing {
+                // The invocation it waited for died with the last host.
+                exec.head.status = ExecStatus::Paused;
+            }
             if self.expired(&exec) {
                 self.store.delete(&exec.meta.arn).await.map_err(service)?;
                 continue;
             }
-            let running = exec.is_running();
+            let running = exec.is_open();
             let cell = self.register(exec).await;
             if running {
                 resumed += 1;
@@ -272,13 +276,23 @@ impl Engine {
                 return Ok(last.answer.clone());
             }
         }
-        if !exec.is_running() {
+        if !exec.is_open() {
             return Err(DurableError::Invalid("Invalid checkpoint token".into()));
         }
         exec.check_token(token)
             .map_err(|m| DurableError::Invalid(m.to_string()))?;
-        let (changes, effects) =
+        if exec.head.status == ExecStatus::Paused {
+            // No invocation runs while paused: this is a stale one's token.
+            return Err(DurableError::Invalid("Invalid checkpoint token".into()));
+        }
+        let (mut changes, effects) =
             checkpoint::apply(&exec, updates, now_ms()).map_err(|e| DurableError::Invalid(e.0))?;
+        if changes.head.status == ExecStatus::Pausing {
+            // Paused at this checkpoint: no token, so the SDK stops here and
+            // returns PENDING; the resume invokes the function again.
+            changes.head.status = ExecStatus::Paused;
+            cell.needs_invoke.store(true, Ordering::SeqCst);
+        }
         let mut touched: Vec<String> = std::mem::take(&mut exec.changed_by_host);
         for r in &changes.ops {
             if !touched.contains(&r.op.id) {
@@ -303,7 +317,7 @@ impl Engine {
         }
         let answer = Checkpointed {
             // The service gives no token once the execution has ended.
-            token: exec.is_running().then(|| exec.token()),
+            token: exec.may_invoke().then(|| exec.token()),
             operations: touched
                 .iter()
                 .filter_map(|id| exec.op(id).map(|r| r.op.clone()))
@@ -394,11 +408,50 @@ impl Engine {
         Ok(now)
     }
 
+    /// `PauseDurableExecution`: no invocations until it is resumed; waits
+    /// and callbacks still complete meanwhile.
+    pub async fn pause(
+        &self,
+        arn: &str,
+        reason: Option<String>,
+        timeout_paused: bool,
+    ) -> Result<(), DurableError> {
+        let cell = self.cell(arn)?;
+        let mut exec = cell.exec.lock().await;
+        if exec.head.status != ExecStatus::Running {
+            return Err(DurableError::Conflict(format!(
+                "Durable execution {arn} cannot be paused: it is {}",
+                exec.head.status.as_str()
+            )));
+        }
+        let changes = progress::pause(&exec, reason, timeout_paused, now_ms());
+        self.save(&mut exec, changes, &cell, false).await?;
+        cell.wake.notify_one();
+        Ok(())
+    }
+
+    /// `ResumeDurableExecution`: the function is invoked again if anything
+    /// happened meanwhile, or the pause cut an invocation short.
+    pub async fn resume(&self, arn: &str, reason: Option<String>) -> Result<(), DurableError> {
+        let cell = self.cell(arn)?;
+        let mut exec = cell.exec.lock().await;
+        if !matches!(exec.head.status, ExecStatus::Paused | ExecStatus::Pausing) {
+            return Err(DurableError::Conflict(format!(
+                "Durable execution {arn} cannot be resumed: it is {}",
+                exec.head.status.as_str()
+            )));
+        }
+        let changes = progress::resume(&exec, reason, now_ms());
+        self.save(&mut exec, changes, &cell, false).await?;
+        cell.wake.notify_one();
+        Ok(())
+    }
+
     /// `DeleteDurableExecution`: forgets an execution that has ended.
     pub async fn delete(&self, arn: &str) -> Result<i64, DurableError> {
         let cell = self.cell(arn)?;
         let exec = cell.exec.lock().await;
-        if exec.is_running() {
+        if exec.is_open() {
             return Err(DurableError::Conflict(format!(
                 "Durable execution {arn} is running: stop it before deleting it"
             )));

@@ -29,6 +29,21 @@ pub struct Head {
     /// Invocations so far, and those in a row that failed (for the backoff).
     pub invocations: u32,
     pub failed_invocations: u32,
+    /// Set while the execution is paused (or pausing).
+    #[serde(default)]
+    pub pause: Option<Pause>,
+    /// Time spent paused with the execution timeout paused too (ms).
+    #[serde(default)]
+    pub paused_ms: i64,
+}
+
+/// A `PauseDurableExecution` in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub requested_ms: i64,
+    pub reason: Option<String>,
+    /// Whether the execution timeout stops while paused.
+    pub timeout_paused: bool,
 }
 
 /// What the host keeps of an operation beyond what the API shows.
@@ -124,6 +139,9 @@ pub struct Execution {
     pub changed_by_host: Vec<String>,
     /// The last checkpoint with a client token, to answer its retry alike.
     pub last_checkpoint: Option<LastCheckpoint>,
+    /// An invocation of the function is under way (not stored: after a
+    /// restart none is).
+    pub invoking: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -153,12 +171,15 @@ impl Execution {
                 next_event_id: 1,
                 invocations: 0,
                 failed_invocations: 0,
+                pause: None,
+                paused_ms: 0,
             },
             ops: Vec::new(),
             index: HashMap::new(),
             events: Vec::new(),
             changed_by_host: Vec::new(),
             last_checkpoint: None,
+            invoking: false,
         };
         let mut changes = Changes::new(&exec);
         let op = Operation {
@@ -212,6 +233,7 @@ impl Execution {
             events,
             changed_by_host: Vec::new(),
             last_checkpoint: None,
+            invoking: false,
         }
     }
 
@@ -229,8 +251,22 @@ impl Execution {
         self.ops.iter()
     }
 
-    pub fn is_running(&self) -> bool {
+    /// Whether the execution has not ended (it may be paused).
+    pub fn is_open(&self) -> bool {
+        self.head.status.is_open()
+    }
+
+    /// Whether the function may be invoked for it now (not paused).
+    pub fn may_invoke(&self) -> bool {
         self.head.status == ExecStatus::Running
+    }
+
+    /// When the execution times out (epoch ms); `None` while its timeout is paused.
+    pub fn deadline_ms(&self) -> Option<i64> {
+        if self.head.pause.as_ref().is_some_and(|p| p.timeout_paused) {
+            return None;
+        }
+        Some(self.meta.start_ms + self.meta.timeout_s as i64 * 1000 + self.head.paused_ms)
     }
 
     /// Applies changes that the store has made durable.

@@ -107,6 +107,33 @@ pub fn invocation_completed(
     })
 }
 
+/// `ExecutionPaused`.
+pub fn paused(event_id: u64, pause: &super::execution::Pause, now_ms: i64) -> Value {
+    json!({
+        "EventType": "ExecutionPaused",
+        "EventId": event_id,
+        "EventTimestamp": now_ms,
+        "ExecutionPausedDetails": {
+            "PauseRequestTimestamp": pause.requested_ms,
+            "Reason": { "Payload": pause.reason },
+            "ExecutionTimeoutPaused": pause.timeout_paused,
+        },
+    })
+}
+
+/// `ExecutionResumed`.
+pub fn resumed(event_id: u64, reason: Option<&str>, now_ms: i64) -> Value {
+    json!({
+        "EventType": "ExecutionResumed",
+        "EventId": event_id,
+        "EventTimestamp": now_ms,
+        "ExecutionResumedDetails": {
+            "ResumeRequestTimestamp": now_ms,
+            "Reason": { "Payload": reason },
+        },
+    })
+}
+
 fn result_of(op: &Operation) -> Option<&String> {
     op.step_details
         .as_ref()
@@ -196,7 +223,7 @@ pub fn with_data(event: &mut Value, include: bool) {
             if !key.ends_with("Details") {
                 continue;
             }
-            for part in ["Input", "Result", "Error"] {
+            for part in ["Input", "Result", "Error", "Reason"] {
                 if let Some(Value::Object(p)) = value.get_mut(part) {
                     if !include {
                         p.remove("Payload");

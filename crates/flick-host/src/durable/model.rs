@@ -61,6 +61,9 @@ pub enum Action {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecStatus {
     Running,
+    /// Paused while an invocation was under way: paused at its next checkpoint or end.
+    Pausing,
+    Paused,
     Succeeded,
     Failed,
     TimedOut,
@@ -68,9 +71,19 @@ pub enum ExecStatus {
 }
 
 impl ExecStatus {
+    /// Whether the execution has not ended (it may be paused).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            ExecStatus::Running | ExecStatus::Pausing | ExecStatus::Paused
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExecStatus::Running => "RUNNING",
+            ExecStatus::Pausing => "PAUSING",
+            ExecStatus::Paused => "PAUSED",
             ExecStatus::Succeeded => "SUCCEEDED",
             ExecStatus::Failed => "FAILED",
             ExecStatus::TimedOut => "TIMED_OUT",

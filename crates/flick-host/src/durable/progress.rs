@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::execution::{Changes, Execution, OpRecord};
+use super::execution::{Changes, Execution, OpRecord, Pause};
 use super::history::{self, Facts};
 use super::model::{error_object, ExecStatus, OpStatus, OpType};
 
@@ -15,10 +15,9 @@ pub type Outcome = Result<String, Value>;
 
 /// When something of `exec` falls due next (epoch ms), if anything waits.
 pub fn next_due(exec: &Execution) -> Option<i64> {
-    let timeout = exec.meta.start_ms + exec.meta.timeout_s as i64 * 1000;
     exec.ops()
         .filter_map(due_at)
-        .chain(std::iter::once(timeout))
+        .chain(exec.deadline_ms())
         .min()
 }
 
@@ -49,11 +48,14 @@ fn callback_deadline(r: &OpRecord) -> Option<i64> {
 /// Everything of `exec` due at `now_ms`: waits end, steps become ready to
 /// retry, callbacks time out, and the execution itself times out.
 pub fn fire_due(exec: &Execution, now_ms: i64) -> Option<Changes> {
-    if !exec.is_running() {
+    if !exec.is_open() {
         return None;
     }
     let mut changes = Changes::new(exec);
-    if now_ms >= exec.meta.start_ms + exec.meta.timeout_s as i64 * 1000 {
+    if exec
+        .deadline_ms()
+        .is_some_and(|deadline| now_ms >= deadline)
+    {
         let error = serde_json::json!({
             "ErrorMessage": format!("Execution timed out after {} seconds.", exec.meta.timeout_s)
         });
@@ -128,7 +130,7 @@ pub fn complete_callback(
 ) -> Result<Changes, CallbackRefusal> {
     let r = exec
         .op(op_id)
-        .filter(|r| r.op.status == OpStatus::Started && exec.is_running());
+        .filter(|r| r.op.status == OpStatus::Started && exec.is_open());
     let Some(r) = r else {
         return Err(CallbackRefusal::Closed);
     };
@@ -157,7 +159,7 @@ pub fn complete_callback(
 pub fn heartbeat(exec: &Execution, op_id: &str, now_ms: i64) -> Result<Changes, CallbackRefusal> {
     let r = exec
         .op(op_id)
-        .filter(|r| r.op.status == OpStatus::Started && exec.is_running());
+        .filter(|r| r.op.status == OpStatus::Started && exec.is_open());
     let Some(r) = r else {
         return Err(CallbackRefusal::Closed);
     };
@@ -216,6 +218,46 @@ pub fn invocation_ended(
         None => 0,
     };
     changes.push_event(|id| history::invocation_completed(id, request_id, start_ms, now_ms, error));
+    if changes.head.status == ExecStatus::Pausing {
+        changes.head.status = ExecStatus::Paused;
+    }
+    changes
+}
+
+/// `PauseDurableExecution`: paused at once, or pausing while an invocation
+/// is under way (paused at its next checkpoint or end).
+pub fn pause(
+    exec: &Execution,
+    reason: Option<String>,
+    timeout_paused: bool,
+    now_ms: i64,
+) -> Changes {
+    let mut changes = Changes::new(exec);
+    changes.head.status = match exec.invoking {
+        true => ExecStatus::Pausing,
+        false => ExecStatus::Paused,
+    };
+    let pause = Pause {
+        requested_ms: now_ms,
+        reason,
+        timeout_paused,
+    };
+    changes.push_event(|id| history::paused(id, &pause, now_ms));
+    changes.head.pause = Some(pause);
+    changes
+}
+
+/// `ResumeDurableExecution`: running again; the time paused does not count
+/// against the execution timeout when the pause said so.
+pub fn resume(exec: &Execution, reason: Option<String>, now_ms: i64) -> Changes {
+    let mut changes = Changes::new(exec);
+    if let Some(p) = changes.head.pause.take() {
+        if p.timeout_paused {
+            changes.head.paused_ms += (now_ms - p.requested_ms).max(0);
+        }
+    }
+    changes.head.status = ExecStatus::Running;
+    changes.push_event(|id| history::resumed(id, reason.as_deref(), now_ms));
     changes
 }
 
@@ -229,6 +271,7 @@ pub fn end(
     now_ms: i64,
 ) {
     changes.head.status = status;
+    changes.head.pause = None;
     changes.head.result = result.clone();
     changes.head.error = error.clone();
     changes.head.end_ms = Some(now_ms);
@@ -240,7 +283,9 @@ pub fn end(
         ExecStatus::Succeeded => OpStatus::Succeeded,
         ExecStatus::Failed => OpStatus::Failed,
         ExecStatus::TimedOut => OpStatus::TimedOut,
-        ExecStatus::Stopped | ExecStatus::Running => OpStatus::Stopped,
+        ExecStatus::Stopped | ExecStatus::Running | ExecStatus::Pausing | ExecStatus::Paused => {
+            OpStatus::Stopped
+        }
     };
     after.op.end_timestamp = Some(now_ms);
     let facts = Facts {

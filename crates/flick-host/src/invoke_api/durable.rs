@@ -3,6 +3,7 @@
 //! (`CheckpointDurableExecution`, `GetDurableExecutionState`), the control
 //! plane (`GetDurableExecution`, `GetDurableExecutionHistory`,
 //! `ListDurableExecutionsByFunction`, `StopDurableExecution`,
+//! `PauseDurableExecution`, `ResumeDurableExecution`,
 //! `DeleteDurableExecution`), and callbacks
 //! (`SendDurableExecutionCallbackSuccess`/`Failure`/`Heartbeat`).
 //!
@@ -177,6 +178,13 @@ pub async fn get(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response
         "ExecutionTimeout": exec.meta.timeout_s,
         "RetentionPeriodInDays": exec.meta.retention_days,
     });
+    if let Some(p) = &exec.head.pause {
+        out["PauseDetails"] = json!({
+            "PauseRequestTimestamp": p.requested_ms,
+            "Reason": p.reason,
+            "ExecutionTimeoutPaused": p.timeout_paused,
+        });
+    }
     if include {
         out["InputPayload"] = exec.meta.input.clone().into();
         match exec.head.status {
@@ -185,7 +193,7 @@ pub async fn get(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response
                     out["Result"] = r.clone().into();
                 }
             }
-            ExecStatus::Running => {}
+            ExecStatus::Running | ExecStatus::Pausing | ExecStatus::Paused => {}
             _ => {
                 if let Some(e) = &exec.head.error {
                     out["Error"] = e.clone();
@@ -287,6 +295,60 @@ pub async fn stop(
     };
     let at = api.durable.stop(&arn, error).await?;
     Ok(answer(json!({ "StopTimestamp": seconds(at) })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PauseInput {
+    #[serde(default)]
+    reason: Option<String>,
+    /// Lambda's default: the execution timeout stops while paused.
+    #[serde(default = "yes")]
+    execution_timeout_paused: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The longest pause or resume reason.
+const MAX_REASON: usize = 1024;
+
+fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {
+    match reason {
+        Some(r) if r.len() > MAX_REASON => Err(ApiError::InvalidParameter(format!(
+            "Reason must be at most {MAX_REASON} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub async fn pause(
+    State(api): State<Arc<InvokeApi>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let arn = segment(&uri, 1)?;
+    let input: PauseInput = json_body(&headers, body).await?;
+    check_reason(&input.reason)?;
+    api.durable
+        .pause(&arn, input.reason, input.execution_timeout_paused)
+        .await?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+pub async fn resume(
+    State(api): State<Arc<InvokeApi>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let arn = segment(&uri, 1)?;
+    let input: PauseInput = json_body(&headers, body).await?;
+    check_reason(&input.reason)?;
+    api.durable.resume(&arn, input.reason).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub async fn delete(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response, ApiError> {

@@ -140,6 +140,11 @@ fn durable_routes() -> Router<Arc<InvokeApi>> {
             served(get(durable::history)),
         )
         .route(&format!("{execution}/stop"), served(post(durable::stop)))
+        .route(&format!("{execution}/pause"), served(post(durable::pause)))
+        .route(
+            &format!("{execution}/resume"),
+            served(post(durable::resume)),
+        )
         .route(
             "/2025-12-01/functions/{function}/durable-executions",
             served(get(durable::list)),
