@@ -14,6 +14,7 @@ test_durable_crash.py."""
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -51,6 +52,7 @@ def host(make_host, probe_dir):
         "short": durable("sleeper", timeout_s=2),
         "probe": durable("token_probe", env={"PROBE_DIR": str(probe_dir)}, timeout_s=120),
         "echo": python_function("durable_app.echo_handler"),
+        "snoop": durable("snoop"),
         # The README's worked example, under the suite's environment (same SDK).
         "order": python_function("order.handler", workdir=str(REPO / "examples" / "durable-order"),
                                  timeout_s=10, durable={"execution_timeout_s": 600}),
@@ -114,7 +116,7 @@ def test_sequential_steps_answer_a_synchronous_invoke_with_the_result(host):
     assert resp["StatusCode"] == 200 and "FunctionError" not in resp
     assert result == {"result": 10}
     arn = arn_of(resp)
-    assert __import__("re").match(ARN_RE.format(fn="steps"), arn), arn
+    assert re.match(ARN_RE.format(fn="steps"), arn), arn
     e = host.client.get_durable_execution(DurableExecutionArn=arn)
     assert e["Status"] == "SUCCEEDED" and json.loads(e["Result"]) == {"result": 10}
     assert json.loads(e["InputPayload"]) == {"n": 4}
@@ -246,9 +248,13 @@ def test_chained_invokes_call_plain_and_durable_functions(host):
     # A durable target runs as an execution of its own.
     resp, result = host.invoke("chained-durable", {"n": 4})
     assert result == {"reply": {"result": 10}}, result
+    # A durable target runs as an execution of its own, named after the
+    # parent's operation (64 hex digits), so a replay finds it again.
     listed = host.client.list_durable_executions_by_function(FunctionName="steps")["DurableExecutions"]
-    parent_id = arn_of(resp).rsplit("/", 1)[1]
-    assert any(x["DurableExecutionName"].startswith(parent_id) for x in listed), listed
+    children = [x for x in listed if re.fullmatch(r"[0-9a-f]{64}", x["DurableExecutionName"])]
+    assert len(children) == 1, listed
+    child = host.client.get_durable_execution(DurableExecutionArn=children[0]["DurableExecutionArn"])
+    assert json.loads(child["InputPayload"]) == {"n": 4} and child["Status"] == "SUCCEEDED"
 
 
 def test_stop_ends_a_running_execution(host):
@@ -336,7 +342,7 @@ def test_the_checkpoint_service_refuses_bad_tokens_and_updates(host, probe_dir):
         return err.value.response["Error"]["Message"]
 
     assert refused([], tok="bm90LWEtdG9rZW4=") == "Invalid checkpoint token"
-    assert refused([{"Id": "w", "Type": "WAIT", "Action": "SUCCEED"}]) == "Invalid WAIT action."
+    assert refused([{"Id": "w", "Type": "WAIT", "Action": "SUCCEED"}]) == "Invalid action for the given operation type."
     assert refused([{"Id": "s", "Type": "STEP", "Action": "RETRY"}]) == "Invalid StepOptions for the given action."
     assert refused([{"Id": "s", "Type": "STEP", "Action": "START", "ParentId": "nobody"}]) == "Invalid parent operation id."
     assert refused([{"Id": "x", "Type": "CHAINED_INVOKE", "Action": "START"}]) == (
@@ -471,3 +477,32 @@ def test_a_pause_during_an_invocation_takes_effect_at_its_next_checkpoint(host, 
     assert host.client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
     (probe_dir / "done").write_text("")
     assert control(host, arn, "resume")[0] == 202
+
+
+SNOOPED = {"get_other": "AccessDeniedException", "history_other": "AccessDeniedException",
+           "list_other": "AccessDeniedException", "stop_other": "AccessDeniedException", "get_own": "ok"}
+
+
+def test_a_function_cannot_read_or_steer_another_functions_executions(host):
+    target = start(host, "sleeper", {"seconds": 60})
+    resp, result = host.invoke("snoop", {"target": target, "target_function": "sleeper"})
+    assert result.pop("admin") != 200, "the admin API is not served inside a sandbox's network"
+    assert result == SNOOPED, result
+    assert host.client.get_durable_execution(DurableExecutionArn=target)["Status"] == "RUNNING"
+    host.client.stop_durable_execution(DurableExecutionArn=target)
+
+
+def test_with_access_keys_each_function_signs_with_a_key_of_its_own(host_factory):
+    """On the host's own network (no private copy of the API to say who
+    calls), the key a function is given says it."""
+    keyed = host_factory({
+        "sleeper": durable("sleeper", network="host"),
+        "snoop": durable("snoop", network="host"),
+    }, server={"auth": {"keys": [{"access_key_id": "conformance", "secret_access_key": "conformance"}]}},
+        name="durable-keys")
+    target = start(keyed, "sleeper", {"seconds": 60})
+    resp, result = keyed.invoke("snoop", {"target": target, "target_function": "sleeper"})
+    assert result.pop("admin") == 403, "the admin API takes the operator's keys only"
+    assert result == SNOOPED, result
+    keyed.client.stop_durable_execution(DurableExecutionArn=target)
+    keyed.stop()

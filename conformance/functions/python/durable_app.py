@@ -151,3 +151,54 @@ def token_probe(event, context):
     while time.time() < deadline and not os.path.exists(os.path.join(probe, "done")):
         time.sleep(0.05)
     return {"Status": "SUCCEEDED", "Result": json.dumps("probed")}
+
+
+def snoop(event, context):
+    """A hostile durable function (no SDK): with the credentials and endpoint
+    the host gives it, it tries to read and steer another function's
+    execution, and reads its own. Returns the error code (or "ok") of each."""
+    import json
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    own_arn = event["DurableExecutionArn"]
+    payload = json.loads(event["InitialExecutionState"]["Operations"][0]["ExecutionDetails"]["InputPayload"])
+    target, target_function = payload["target"], payload["target_function"]
+    client = boto3.client("lambda")
+    attempts = {
+        "get_other": lambda: client.get_durable_execution(DurableExecutionArn=target),
+        "history_other": lambda: client.get_durable_execution_history(DurableExecutionArn=target),
+        "list_other": lambda: client.list_durable_executions_by_function(FunctionName=target_function),
+        "stop_other": lambda: client.stop_durable_execution(DurableExecutionArn=target),
+        "get_own": lambda: client.get_durable_execution(DurableExecutionArn=own_arn),
+    }
+    seen = {}
+    for name, call in attempts.items():
+        try:
+            call()
+            seen[name] = "ok"
+        except ClientError as e:
+            seen[name] = e.response["Error"]["Code"]
+    seen["admin"] = admin_status(client, context.function_name)
+    return {"Status": "SUCCEEDED", "Result": json.dumps(seen)}
+
+
+def admin_status(client, name):
+    """The host's admin API (recycle this function's sandboxes), signed with
+    the function's key: its HTTP status."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    url = f"{os.environ['AWS_ENDPOINT_URL_LAMBDA']}/_flick/functions/{name}/recycle"
+    request = AWSRequest(method="POST", url=url, data=b"")
+    SigV4Auth(client._request_signer._credentials, "lambda", os.environ["AWS_REGION"]).add_auth(request)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST",
+                                                           headers=dict(request.headers)), timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code

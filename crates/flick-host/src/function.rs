@@ -63,6 +63,13 @@ impl Function {
     }
 }
 
+/// Who made a request to the host's APIs, when it was a function: the
+/// function whose sandbox it came from (its private network's copy of the
+/// API says so) or whose key signed it. A request without it is the host's
+/// operator's. What a function may do with the API is limited by this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub Arc<str>);
+
 pub fn function_arn(region: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}")
 }

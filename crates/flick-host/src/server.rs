@@ -89,16 +89,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         manifest.server.state_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
     }
     let addr = manifest.server.listen;
-    let mut pairs = access_keys(&manifest)?;
-    let aws_api = functions_api(addr);
-    if !pairs.is_empty() {
-        // Durable functions sign their checkpoints with the key they are given.
-        pairs.push((
-            aws_api.access_key_id.clone(),
-            aws_api.secret_access_key.clone(),
-        ));
-    }
-    let keys = Arc::new(auth::Keys::new(pairs, &manifest.server.region));
+    let pairs = access_keys(&manifest)?;
+    let aws_api = functions_api(addr, &manifest);
+    // The admin API takes the operator's keys only; the Lambda API also
+    // each durable function's own, which its SDK signs checkpoints with.
+    let admin_keys = Arc::new(auth::Keys::new(pairs.clone(), &manifest.server.region));
+    let keys =
+        Arc::new(auth::Keys::new(pairs, &manifest.server.region).with_functions(&aws_api.keys));
     if !addr.ip().is_loopback() && keys.is_empty() && !options.insecure {
         return Err(ServeError::Insecure { addr });
     }
@@ -165,7 +162,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         });
     }
     let app = public
-        .merge(crate::admin::router(scheduler.clone(), keys))
+        .merge(crate::admin::router(scheduler.clone(), admin_keys))
         .layer(stall_limit);
     scheduler.boot().await;
     if options.watch {
@@ -233,22 +230,29 @@ async fn resume_durable(durable: &Arc<Engine>) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// The Lambda API as functions reach it (the host's loopback port is
-/// served inside private networks too), with a key made for this run.
-fn functions_api(addr: SocketAddr) -> AwsApi {
+/// The Lambda API as durable functions reach it (the host's loopback port
+/// is served inside private networks too), with a key of its own for each,
+/// made for this run.
+fn functions_api(addr: SocketAddr, manifest: &Manifest) -> AwsApi {
     let host = match addr.ip() {
+        std::net::IpAddr::V6(ip) if ip.is_loopback() => "[::1]".to_string(),
         ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
+    let random = || uuid::Uuid::new_v4().simple().to_string();
+    let keys = manifest
+        .functions
+        .values()
+        .filter(|f| f.durable.is_some())
+        .map(|f| {
+            let key_id = format!("AKFLICK{}", &random()[..13]).to_uppercase();
+            (f.name.clone(), (key_id, random()))
+        })
+        .collect();
     AwsApi {
         endpoint: format!("http://{host}:{}", addr.port()),
-        access_key_id: format!(
-            "AKFLICK{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..13]
-        )
-        .to_uppercase(),
-        secret_access_key: uuid::Uuid::new_v4().simple().to_string(),
+        keys,
     }
 }
 

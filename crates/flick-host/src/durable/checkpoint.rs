@@ -10,7 +10,7 @@ use super::execution::{Changes, Execution, OpRecord};
 use super::history::Facts;
 use super::model::{
     Action, CallbackDetails, ChainedInvokeDetails, ContextDetails, ExecStatus, OpStatus, OpType,
-    Operation, OperationUpdate, StepDetails, WaitDetails,
+    Operation, OperationUpdate, WaitDetails,
 };
 
 /// The largest error object an update may carry, in bytes of JSON.
@@ -19,6 +19,12 @@ const MAX_ERROR_BYTES: usize = 32_768;
 const MAX_INVOKE_INPUT_BYTES: usize = 1024 * 1024;
 /// Lambda's `WaitSeconds` range.
 const WAIT_RANGE_S: (i64, i64) = (1, 31_622_400);
+/// A retry's delay (0: at once, as jittered strategies may ask).
+const DELAY_RANGE_S: (i64, i64) = (0, 31_622_400);
+/// A callback's timeouts; 0 is none.
+const CALLBACK_RANGE_S: (i64, i64) = (0, 99_999_999);
+/// The most updates one checkpoint may carry (the SDKs send at most 250).
+const MAX_UPDATES: usize = 250;
 
 /// A refused checkpoint, with the service's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +78,11 @@ pub fn apply(
 
 /// The checks that look at the batch as a whole.
 fn check_batch(exec: &Execution, updates: &[OperationUpdate]) -> Result<(), Invalid> {
+    if updates.len() > MAX_UPDATES {
+        return invalid(&format!(
+            "A checkpoint may carry at most {MAX_UPDATES} updates."
+        ));
+    }
     let executions = updates
         .iter()
         .filter(|u| u.kind == OpType::Execution)
@@ -110,17 +121,19 @@ fn check_batch(exec: &Execution, updates: &[OperationUpdate]) -> Result<(), Inva
     Ok(())
 }
 
-/// The checks of one update against the operation as it stands.
+/// The checks of one update against the operation as it stands, in the
+/// service's order: the update itself, its consistency with the operation,
+/// sizes, whether the action suits the type, then the transition.
 fn check_update(exec: &Execution, changes: &Changes, u: &OperationUpdate) -> Result<(), Invalid> {
-    let id_ok = (1..=64).contains(&u.id.len())
-        && u.id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !id_ok {
+    if !super::model::valid_id(&u.id) {
         return invalid("Operation Id must be 1 to 64 characters of [a-zA-Z0-9-_].");
     }
     if u.name.as_ref().is_some_and(|n| n.len() > 256) {
         return invalid("Operation Name must be at most 256 characters.");
+    }
+    let current = changes.current(exec, &u.id).map(|r| &r.op);
+    if let Some(op) = current {
+        check_consistent(op, u)?;
     }
     if let Some(error) = &u.error {
         if serde_json::to_vec(error).map_or(0, |v| v.len()) > MAX_ERROR_BYTES {
@@ -129,98 +142,115 @@ fn check_update(exec: &Execution, changes: &Changes, u: &OperationUpdate) -> Res
             ));
         }
     }
-    let current = changes.current(exec, &u.id).map(|r| &r.op);
-    if let Some(op) = current {
-        if op.kind != u.kind {
-            return invalid("Inconsistent operation type.");
-        }
-        if u.sub_type.is_some() && u.sub_type != op.sub_type {
-            return invalid("Inconsistent operation subtype.");
-        }
-        if u.name.is_some() && u.name != op.name {
-            return invalid("Inconsistent operation name.");
-        }
-        if u.parent_id.is_some() && u.parent_id != op.parent_id {
-            return invalid("Inconsistent parent operation id.");
-        }
+    if !valid_actions(u.kind).contains(&u.action) {
+        return invalid("Invalid action for the given operation type.");
     }
-    check_action(current, u)
+    if u.action == Action::Fail && u.payload.is_some() {
+        return invalid("Cannot provide a Payload for FAIL action.");
+    }
+    if u.action == Action::Succeed && u.error.is_some() {
+        return invalid("Cannot provide an Error for SUCCEED action.");
+    }
+    check_transition(current, u)
 }
 
-fn check_action(current: Option<&Operation>, u: &OperationUpdate) -> Result<(), Invalid> {
-    let status = current.map(|op| op.status);
-    let closing = matches!(u.action, Action::Succeed | Action::Fail);
-    if closing {
-        if u.action == Action::Fail && u.payload.is_some() {
-            return invalid("Cannot provide a Payload for FAIL action.");
-        }
-        if u.action == Action::Succeed && u.error.is_some() {
-            return invalid("Cannot provide an Error for SUCCEED action.");
-        }
+/// An update must say of an operation what it said before.
+fn check_consistent(op: &Operation, u: &OperationUpdate) -> Result<(), Invalid> {
+    if op.kind != u.kind {
+        return invalid("Inconsistent operation type.");
     }
+    if u.sub_type.is_some() && u.sub_type != op.sub_type {
+        return invalid("Inconsistent operation subtype.");
+    }
+    if u.name.is_some() && u.name != op.name {
+        return invalid("Inconsistent operation name.");
+    }
+    if u.parent_id.is_some() && u.parent_id != op.parent_id {
+        return invalid("Inconsistent parent operation id.");
+    }
+    Ok(())
+}
+
+/// The actions each operation type takes.
+fn valid_actions(kind: OpType) -> &'static [Action] {
+    match kind {
+        OpType::Step => &[Action::Start, Action::Succeed, Action::Fail, Action::Retry],
+        OpType::Context => &[Action::Start, Action::Succeed, Action::Fail],
+        OpType::Wait => &[Action::Start, Action::Cancel],
+        OpType::Callback | OpType::ChainedInvoke => &[Action::Start],
+        OpType::Execution => &[Action::Succeed, Action::Fail],
+    }
+}
+
+/// Whether the operation's state allows the action (which suits its type).
+fn check_transition(current: Option<&Operation>, u: &OperationUpdate) -> Result<(), Invalid> {
+    let status = current.map(|op| op.status);
+    let exists = |what: &str| invalid(&format!("Cannot start a {what} that already exist."));
     match (u.kind, u.action) {
-        (OpType::Execution, Action::Succeed | Action::Fail) => Ok(()),
-        (OpType::Execution, _) => invalid("Invalid EXECUTION action."),
         (OpType::Step, Action::Start) => match status {
             None | Some(OpStatus::Ready) => Ok(()),
             _ => invalid("Invalid current STEP state to start."),
         },
-        (OpType::Step, Action::Succeed | Action::Fail) => match status {
+        (OpType::Step, Action::Retry) => check_retry(status, u),
+        (OpType::Step, _) => match status {
             None | Some(OpStatus::Started | OpStatus::Ready) => Ok(()),
             _ => invalid("Invalid current STEP state to close."),
         },
-        (OpType::Step, Action::Retry) => {
-            if !matches!(status, None | Some(OpStatus::Started | OpStatus::Ready)) {
-                return invalid("Invalid current STEP state to re-attempt.");
-            }
-            if u.step_options.is_none() {
-                return invalid("Invalid StepOptions for the given action.");
-            }
-            if u.error.is_some() && u.payload.is_some() {
-                return invalid("Cannot provide both error and payload to RETRY a STEP.");
-            }
-            Ok(())
-        }
-        (OpType::Step, Action::Cancel) => invalid("Invalid STEP action."),
-        (OpType::Context, Action::Start) if current.is_some() => {
-            invalid("Cannot start a CONTEXT that already exist.")
-        }
+        (OpType::Context, Action::Start) if current.is_some() => exists("CONTEXT"),
         (OpType::Context, Action::Start) => Ok(()),
-        (OpType::Context, Action::Succeed | Action::Fail) => match status {
+        (OpType::Context, _) => match status {
             None | Some(OpStatus::Started) => Ok(()),
             _ => invalid("Invalid current CONTEXT state to close."),
         },
-        (OpType::Context, _) => invalid("Invalid CONTEXT action."),
-        (OpType::Wait, Action::Start) if current.is_some() => {
-            invalid("Cannot start a WAIT that already exist.")
-        }
-        (OpType::Wait, Action::Start) => check_wait(u),
-        (OpType::Wait, Action::Cancel) => match status {
+        (OpType::Wait, Action::Start) if current.is_some() => exists("WAIT"),
+        (OpType::Wait, Action::Start) => check_seconds(
+            "WaitSeconds",
+            u.wait_options
+                .as_ref()
+                .and_then(|w| w.wait_seconds)
+                .unwrap_or(1),
+            WAIT_RANGE_S,
+        ),
+        (OpType::Wait, _) => match status {
             Some(OpStatus::Started) => Ok(()),
             _ => invalid("Cannot cancel a WAIT that does not exist or has already completed."),
         },
-        (OpType::Wait, _) => invalid("Invalid WAIT action."),
-        (OpType::Callback, Action::Start) if current.is_some() => {
-            invalid("Cannot start a CALLBACK that already exist.")
+        (OpType::Callback, _) if current.is_some() => exists("CALLBACK"),
+        (OpType::Callback, _) => {
+            let options = u.callback_options.unwrap_or_default();
+            check_seconds("TimeoutSeconds", options.timeout_seconds, CALLBACK_RANGE_S)?;
+            check_seconds(
+                "HeartbeatTimeoutSeconds",
+                options.heartbeat_timeout_seconds,
+                CALLBACK_RANGE_S,
+            )
         }
-        (OpType::Callback, Action::Start) => Ok(()),
-        (OpType::Callback, _) => invalid("Invalid action for CALLBACK operation."),
-        (OpType::ChainedInvoke, Action::Start) => check_invoke(current, u),
-        (OpType::ChainedInvoke, _) => invalid("Invalid action for CHAINED_INVOKE operation."),
+        (OpType::ChainedInvoke, _) => check_invoke(current, u),
+        (OpType::Execution, _) => Ok(()),
     }
 }
 
-fn check_wait(u: &OperationUpdate) -> Result<(), Invalid> {
-    let seconds = u
-        .wait_options
-        .as_ref()
-        .and_then(|w| w.wait_seconds)
-        .unwrap_or(1);
-    if !(WAIT_RANGE_S.0..=WAIT_RANGE_S.1).contains(&seconds) {
-        return invalid(&format!(
-            "WaitSeconds must be between {} and {}.",
-            WAIT_RANGE_S.0, WAIT_RANGE_S.1
-        ));
+fn check_retry(status: Option<OpStatus>, u: &OperationUpdate) -> Result<(), Invalid> {
+    if !matches!(status, None | Some(OpStatus::Started | OpStatus::Ready)) {
+        return invalid("Invalid current STEP state to re-attempt.");
+    }
+    let Some(options) = &u.step_options else {
+        return invalid("Invalid StepOptions for the given action.");
+    };
+    if u.error.is_some() && u.payload.is_some() {
+        return invalid("Cannot provide both error and payload to RETRY a STEP.");
+    }
+    check_seconds(
+        "NextAttemptDelaySeconds",
+        options.next_attempt_delay_seconds,
+        DELAY_RANGE_S,
+    )
+}
+
+/// A duration in seconds within the service's range.
+fn check_seconds(name: &str, value: i64, (lo, hi): (i64, i64)) -> Result<(), Invalid> {
+    if !(lo..=hi).contains(&value) {
+        return invalid(&format!("{name} must be between {lo} and {hi}."));
     }
     Ok(())
 }
@@ -237,7 +267,7 @@ fn check_invoke(current: Option<&Operation>, u: &OperationUpdate) -> Result<(), 
         .is_some_and(|p| p.len() > MAX_INVOKE_INPUT_BYTES)
     {
         return invalid(&format!(
-            "Chained invoke input must be at most {MAX_INVOKE_INPUT_BYTES} bytes."
+            "CHAINED_INVOKE input payload size must be less than or equal to {MAX_INVOKE_INPUT_BYTES} bytes."
         ));
     }
     Ok(())
@@ -250,27 +280,14 @@ fn transition(
     now_ms: i64,
     effects: &mut Effects,
 ) -> (OpRecord, Facts) {
-    let mut facts = Facts::default();
-    let mut extra = current.map(|r| r.extra.clone()).unwrap_or_default();
-    let mut op = match current {
-        Some(r) => r.op.clone(),
-        None => Operation {
-            id: u.id.clone(),
-            parent_id: u.parent_id.clone(),
-            name: u.name.clone(),
-            kind: u.kind,
-            sub_type: u.sub_type.clone(),
-            start_timestamp: now_ms,
-            end_timestamp: None,
-            status: OpStatus::Started,
-            execution_details: None,
-            context_details: None,
-            step_details: None,
-            wait_details: None,
-            callback_details: None,
-            chained_invoke_details: None,
+    let mut record = match current {
+        Some(r) => r.clone(),
+        None => OpRecord {
+            op: new_operation(u, now_ms),
+            extra: Default::default(),
         },
     };
+    let op = &mut record.op;
     op.status = match u.action {
         Action::Start => OpStatus::Started,
         Action::Succeed => OpStatus::Succeeded,
@@ -281,16 +298,16 @@ fn transition(
     if op.status.is_final() {
         op.end_timestamp = Some(now_ms);
     }
+    let mut facts = Facts::default();
     match u.kind {
         OpType::Execution => {}
-        OpType::Step => step(&mut op, u, now_ms, &mut facts),
+        OpType::Step => step(op, u, now_ms, &mut facts),
         OpType::Context => {
-            let replay_children = u
-                .context_options
-                .as_ref()
-                .is_some_and(|c| c.replay_children);
             op.context_details = Some(ContextDetails {
-                replay_children,
+                replay_children: u
+                    .context_options
+                    .as_ref()
+                    .is_some_and(|c| c.replay_children),
                 result: u.payload.clone(),
                 error: u.error.clone(),
             });
@@ -303,34 +320,38 @@ fn transition(
                 .unwrap_or(1);
             facts.seconds = Some(seconds);
             op.wait_details = Some(WaitDetails {
-                scheduled_end_timestamp: now_ms + seconds * 1000,
+                scheduled_end_timestamp: after_seconds(now_ms, seconds),
             });
         }
         OpType::Wait => {}
-        OpType::Callback => {
-            let options = u.callback_options.unwrap_or_default();
-            let callback_id = super::execution::callback_id();
-            facts.callback_timeouts =
-                Some((options.timeout_seconds, options.heartbeat_timeout_seconds));
-            effects.callbacks.push((callback_id.clone(), u.id.clone()));
-            op.callback_details = Some(CallbackDetails {
-                callback_id,
-                result: None,
-                error: None,
-            });
-            extra.callback = Some(options);
-            extra.heartbeat_ms = Some(now_ms);
-        }
-        OpType::ChainedInvoke => {
-            let options = u.chained_invoke_options.clone().unwrap_or_default();
-            facts.invoke = Some((options.function_name.clone(), u.payload.clone()));
-            op.chained_invoke_details = Some(ChainedInvokeDetails::default());
-            extra.invoke = Some(options);
-            extra.invoke_input = u.payload.clone();
-            effects.invokes.push(u.id.clone());
-        }
+        OpType::Callback => callback(&mut record, u, now_ms, &mut facts, effects),
+        OpType::ChainedInvoke => chained_invoke(&mut record, u, &mut facts, effects),
     }
-    (OpRecord { op, extra }, facts)
+    (record, facts)
+}
+
+fn new_operation(u: &OperationUpdate, now_ms: i64) -> Operation {
+    Operation {
+        id: u.id.clone(),
+        parent_id: u.parent_id.clone(),
+        name: u.name.clone(),
+        kind: u.kind,
+        sub_type: u.sub_type.clone(),
+        start_timestamp: now_ms,
+        end_timestamp: None,
+        status: OpStatus::Started,
+        execution_details: None,
+        context_details: None,
+        step_details: None,
+        wait_details: None,
+        callback_details: None,
+        chained_invoke_details: None,
+    }
+}
+
+/// `now_ms` plus `seconds`, saturating (the ranges are checked; this is the backstop).
+pub fn after_seconds(now_ms: i64, seconds: i64) -> i64 {
+    now_ms.saturating_add(seconds.saturating_mul(1000))
 }
 
 /// A step's attempts are counted as the service counts them: each RETRY,
@@ -344,13 +365,49 @@ fn step(op: &mut Operation, u: &OperationUpdate, now_ms: i64, facts: &mut Facts)
         let delay = u
             .step_options
             .as_ref()
-            .map_or(0, |s| s.next_attempt_delay_seconds.max(0));
+            .map_or(0, |s| s.next_attempt_delay_seconds);
         facts.seconds = Some(delay);
-        details.next_attempt_timestamp = Some(now_ms + delay * 1000);
+        details.next_attempt_timestamp = Some(after_seconds(now_ms, delay));
     }
     details.result = u.payload.clone();
     details.error = u.error.clone();
-    op.step_details = Some(StepDetails { ..details });
+    op.step_details = Some(details);
+}
+
+/// A callback gets its id (the capability that completes it) and its timeouts.
+fn callback(
+    record: &mut OpRecord,
+    u: &OperationUpdate,
+    now_ms: i64,
+    facts: &mut Facts,
+    effects: &mut Effects,
+) {
+    let options = u.callback_options.unwrap_or_default();
+    let callback_id = super::execution::callback_id();
+    facts.callback_timeouts = Some((options.timeout_seconds, options.heartbeat_timeout_seconds));
+    effects.callbacks.push((callback_id.clone(), u.id.clone()));
+    record.op.callback_details = Some(CallbackDetails {
+        callback_id,
+        result: None,
+        error: None,
+    });
+    record.extra.callback = Some(options);
+    record.extra.heartbeat_ms = Some(now_ms);
+}
+
+/// A chained invoke keeps its target and input, for the host to run it.
+fn chained_invoke(
+    record: &mut OpRecord,
+    u: &OperationUpdate,
+    facts: &mut Facts,
+    effects: &mut Effects,
+) {
+    let options = u.chained_invoke_options.clone().unwrap_or_default();
+    facts.invoke = Some((options.function_name.clone(), u.payload.clone()));
+    record.op.chained_invoke_details = Some(ChainedInvokeDetails::default());
+    record.extra.invoke = Some(options);
+    record.extra.invoke_input = u.payload.clone();
+    effects.invokes.push(u.id.clone());
 }
 
 #[cfg(test)]
@@ -456,7 +513,13 @@ mod tests {
                 &mut e,
                 &[r#"{"Id":"c","Type":"CALLBACK","Action":"SUCCEED"}"#]
             ),
-            "Invalid action for CALLBACK operation."
+            "Invalid action for the given operation type."
+        );
+        let retry = r#"{"Id":"s","Type":"STEP","Action":"RETRY","StepOptions":{"NextAttemptDelaySeconds":99999999999}}"#;
+        assert_eq!(
+            refused(&mut e, &[retry]),
+            "NextAttemptDelaySeconds must be between 0 and 31622400.",
+            "no duration overflows the clock"
         );
     }
 

@@ -1,11 +1,12 @@
 //! The replay loop of one execution: invoke the function with the durable
 //! invocation input, read what it returned (SUCCEEDED, FAILED or PENDING),
 //! then sleep until something it waits for happens (a timer, a callback,
-//! a chained invoke) and invoke it again. Also runs chained invokes.
+//! a chained invoke) and invoke it again. Chained invokes are [`super::chained`].
 //!
 //! A failed invocation (a crash, a timeout, an unreadable answer) is tried
 //! again after [`RETRY_DELAY`], and the execution fails after
-//! [`MAX_FAILED_INVOCATIONS`] in a row, as the service's reference executor does.
+//! [`MAX_FAILED_INVOCATIONS`] in a row, as the service's reference executor
+//! does. A change the store could not take is tried again until it can.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 use super::engine::{Cell, Engine};
 use super::execution::{Changes, Execution};
 use super::model::{error_object, ExecStatus, OpStatus, OpType};
-use super::progress::{self, Outcome};
+use super::progress;
 use crate::outcome::Outcome as InvokeOutcome;
 use crate::queue::now_ms;
 use crate::sandbox::InvokeRequest;
@@ -43,22 +44,22 @@ async fn drive(engine: Arc<Engine>, cell: Arc<Cell>) {
         if *stopping.borrow() {
             return;
         }
-        let due = {
+        let (due, may_invoke) = {
             let mut exec = cell.exec.lock().await;
             if !exec.is_open() {
                 return;
             }
             if let Some(changes) = progress::fire_due(&exec, now_ms()) {
-                if let Err(e) = engine.save(&mut exec, changes, &cell, true).await {
-                    tracing::warn!("durable execution {}: {e:?}", exec.meta.arn);
-                } else {
+                if engine
+                    .save_until_stored(&mut exec, changes, &cell, true)
+                    .await
+                {
                     cell.needs_invoke.store(true, Ordering::SeqCst);
                 }
                 continue;
             }
             (progress::next_due(&exec), exec.may_invoke())
         };
-        let (due, may_invoke) = due;
         // While paused the flag stays set, for the resume to find.
         if may_invoke && cell.needs_invoke.swap(false, Ordering::SeqCst) {
             invoke_once(&engine, &cell).await;
@@ -128,11 +129,10 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
     if failed_before > 0 {
         tokio::time::sleep(RETRY_DELAY).await;
     }
-    let Some(slots) = engine.slots(&function) else {
-        return;
-    };
-    let Ok(_slot) = slots.acquire_owned().await else {
-        return;
+    let slots = engine.slots(&function);
+    let _slot = match &slots {
+        Some(slots) => slots.clone().acquire_owned().await.ok(),
+        None => None,
     };
     // Checked again now that it is about to run: a pause or a stop may have
     // come while it waited.
@@ -147,37 +147,73 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
     };
     let request_id = crate::ids::uuid().to_string();
     let start = now_ms();
-    let returned = loop {
+    let returned = match invoke(engine, &function, &request_id, payload).await {
+        Some(outcome) => read_output(outcome, &request_id),
+        None => {
+            // The host is stopping: the execution resumes at its next start,
+            // and this invocation does not count as a failed one.
+            cell.exec.lock().await.invoking = false;
+            return;
+        }
+    };
+    record_end(engine, cell, &request_id, start, returned).await;
+}
+
+/// One invocation of `function` through the scheduler, waiting out
+/// throttles; `None` when the host is stopping.
+pub(super) async fn invoke(
+    engine: &Engine,
+    function: &str,
+    request_id: &str,
+    payload: Bytes,
+) -> Option<InvokeOutcome> {
+    loop {
         let req = InvokeRequest {
-            request_id: request_id.clone(),
+            request_id: request_id.to_string(),
             payload: payload.clone(),
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
             stream: None,
         };
-        match engine.scheduler.invoke(&function, req).await {
-            Ok(result) => break read_output(result.outcome, &request_id),
+        match engine.scheduler.invoke(function, req).await {
+            Ok(_) | Err(_) if *engine.stopping.borrow() => return None,
+            Ok(result) => return Some(result.outcome),
             Err(ScheduleError::Throttled) => tokio::time::sleep(THROTTLE_DELAY).await,
-            // The host is stopping: the execution resumes at the next start.
-            Err(ScheduleError::ShuttingDown) => {
-                cell.exec.lock().await.invoking = false;
-                return;
-            }
+            Err(ScheduleError::ShuttingDown) => return None,
             Err(ScheduleError::NotFound) => {
-                break Returned::Failed(error_object(
+                let error = error_object(
                     "ResourceNotFoundException",
                     &format!("Function not found: {function}"),
-                ))
+                );
+                return Some(InvokeOutcome::FunctionError(Bytes::from(
+                    json!({"errorType": error["ErrorType"], "errorMessage": error["ErrorMessage"]})
+                        .to_string(),
+                )));
             }
         }
-    };
+    }
+}
+
+/// Records how an invocation ended (and the execution, if it did).
+async fn record_end(
+    engine: &Engine,
+    cell: &Arc<Cell>,
+    request_id: &str,
+    start: i64,
+    returned: Returned,
+) {
     let mut exec = cell.exec.lock().await;
     exec.invoking = false;
     if !exec.is_open() {
-        // Ended meanwhile (its EXECUTION checkpoint, a stop, a timeout): a late answer is ignored.
-        let changes = progress::invocation_ended(&exec, &request_id, start, now_ms(), None);
-        let _ = engine.save(&mut exec, changes, cell, false).await;
+        // Ended meanwhile (its EXECUTION checkpoint, a stop, a timeout): a
+        // late answer is ignored; a deleted execution is not written again.
+        if engine.cell(&exec.meta.arn).is_ok() {
+            let changes = progress::invocation_ended(&exec, request_id, start, now_ms(), None);
+            engine
+                .save_until_stored(&mut exec, changes, cell, false)
+                .await;
+        }
         return;
     }
     let returned = match returned {
@@ -192,10 +228,14 @@ async fn invoke_once(engine: &Engine, cell: &Arc<Cell>) {
         _ => None,
     };
     let now = now_ms();
-    let mut changes = progress::invocation_ended(&exec, &request_id, start, now, error.as_ref());
+    let mut changes = progress::invocation_ended(&exec, request_id, start, now, error.as_ref());
     finish(&exec, &mut changes, returned, now);
-    if let Err(e) = engine.save(&mut exec, changes, cell, false).await {
-        tracing::warn!("durable execution {}: {e:?}", exec.meta.arn);
+    if !engine
+        .save_until_stored(&mut exec, changes, cell, false)
+        .await
+    {
+        // The host stopped first: invoked again at the next start.
+        return;
     }
     if exec.head.failed_invocations > 0 && exec.is_open() {
         // Made again after the delay (or after the resume, when paused).
@@ -270,7 +310,7 @@ fn read_output(outcome: InvokeOutcome, request_id: &str) -> Returned {
 }
 
 /// A function error's body (`errorType`, `errorMessage`, `stackTrace`) as an ErrorObject.
-fn function_error(body: &[u8]) -> Value {
+pub(super) fn function_error(body: &[u8]) -> Value {
     let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let text = |key: &str| parsed.get(key).and_then(Value::as_str).map(str::to_string);
     let mut error = json!({
@@ -281,112 +321,4 @@ fn function_error(body: &[u8]) -> Value {
         error["StackTrace"] = trace.clone();
     }
     error
-}
-
-/// Runs the chained invoke of operation `op_id`, then records how it ended.
-pub fn chained_invoke(engine: Arc<Engine>, cell: Arc<Cell>, op_id: String) {
-    tokio::spawn(async move {
-        let (target, input, parent) = {
-            let exec = cell.exec.lock().await;
-            let Some(r) = exec.op(&op_id) else { return };
-            let target = r
-                .extra
-                .invoke
-                .as_ref()
-                .map(|o| o.function_name.clone())
-                .unwrap_or_default();
-            let name = format!("{}-{}", exec.execution_op_id(), op_id);
-            (
-                target,
-                r.extra.invoke_input.clone().unwrap_or_else(|| "{}".into()),
-                name,
-            )
-        };
-        let outcome = run_target(&engine, &target, input, parent).await;
-        let Some(outcome) = outcome else { return };
-        let mut exec = cell.exec.lock().await;
-        if let Some(changes) = progress::complete_invoke(&exec, &op_id, outcome, now_ms()) {
-            if engine.save(&mut exec, changes, &cell, true).await.is_ok() {
-                cell.poke();
-            }
-        }
-    });
-}
-
-/// Invokes `target`: a durable function as a child execution (named after
-/// the parent's operation, so that a replay finds the same one), any other
-/// as one synchronous invocation. `None` when the host is stopping.
-async fn run_target(
-    engine: &Arc<Engine>,
-    target: &str,
-    input: String,
-    child_name: String,
-) -> Option<Outcome> {
-    let name = function_name(target);
-    let not_found = || {
-        Err(error_object(
-            "ResourceNotFoundException",
-            &format!("Function not found: {target}"),
-        ))
-    };
-    let Some(function) = engine.scheduler.function(name).cloned() else {
-        return Some(not_found());
-    };
-    if function.config.durable.is_some() {
-        let started = match engine.start(&function, Some(child_name), input).await {
-            Ok(s) => s,
-            Err(e) => return Some(Err(error_object("ServiceException", &format!("{e:?}")))),
-        };
-        started.cell.ended().await;
-        let exec = started.cell.exec.lock().await;
-        return Some(match exec.head.status {
-            ExecStatus::Succeeded => Ok(exec.head.result.clone().unwrap_or_default()),
-            _ => {
-                Err(exec.head.error.clone().unwrap_or_else(|| {
-                    error_object("ChainedInvoke.Failed", "Chained invoke failed.")
-                }))
-            }
-        });
-    }
-    let req = InvokeRequest {
-        request_id: crate::ids::uuid().to_string(),
-        payload: Bytes::from(input),
-        client_context: None,
-        cognito_identity: None,
-        tenant_id: None,
-        stream: None,
-    };
-    loop {
-        match engine.scheduler.invoke(name, clone_request(&req)).await {
-            Ok(result) => {
-                return Some(match result.outcome {
-                    InvokeOutcome::Response(body) => {
-                        Ok(String::from_utf8_lossy(&body).into_owned())
-                    }
-                    InvokeOutcome::FunctionError(body) => Err(function_error(&body)),
-                    InvokeOutcome::Failure(f) => Err(function_error(&f.body(&req.request_id))),
-                })
-            }
-            Err(ScheduleError::Throttled) => tokio::time::sleep(THROTTLE_DELAY).await,
-            Err(ScheduleError::ShuttingDown) => return None,
-            Err(ScheduleError::NotFound) => return Some(not_found()),
-        }
-    }
-}
-
-fn clone_request(req: &InvokeRequest) -> InvokeRequest {
-    InvokeRequest {
-        request_id: req.request_id.clone(),
-        payload: req.payload.clone(),
-        client_context: None,
-        cognito_identity: None,
-        tenant_id: None,
-        stream: None,
-    }
-}
-
-/// A function's name from a name, a `NAME:QUALIFIER`, or an ARN.
-pub fn function_name(target: &str) -> &str {
-    let rest = target.split_once(":function:").map_or(target, |(_, r)| r);
-    rest.split(':').next().unwrap_or(rest)
 }

@@ -17,7 +17,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use super::checkpoint;
 use super::execution::{Changes, Execution, Meta};
 use super::model::{ErrorObject, ExecStatus, Operation, OperationUpdate};
-use super::progress::{self, CallbackRefusal, Outcome};
+use super::progress::{self, Outcome};
 use super::store::DurableStore;
 use crate::function::Function;
 use crate::queue::now_ms;
@@ -43,7 +43,7 @@ pub enum DurableError {
 
 /// One execution and what its driver waits on.
 pub struct Cell {
-    pub exec: tokio::sync::Mutex<Execution>,
+    pub(super) exec: tokio::sync::Mutex<Execution>,
     /// Something happened that the function must see: invoke it again.
     pub(super) needs_invoke: AtomicBool,
     /// Wakes the driver (a change, a stop).
@@ -74,6 +74,18 @@ impl Cell {
         let mut rx = self.status.subscribe();
         let _ = rx.wait_for(|s| !s.is_open()).await;
     }
+
+    /// How the execution ended (waiting for its end): its status, and its
+    /// result or error.
+    pub async fn outcome(&self) -> (ExecStatus, Option<String>, Option<serde_json::Value>) {
+        self.ended().await;
+        let exec = self.exec.lock().await;
+        (
+            exec.head.status,
+            exec.head.result.clone(),
+            exec.head.error.clone(),
+        )
+    }
 }
 
 pub struct Engine {
@@ -89,6 +101,8 @@ pub struct Engine {
     slots: HashMap<String, Arc<Semaphore>>,
     pub(super) stopping: watch::Receiver<bool>,
     stop: watch::Sender<bool>,
+    /// Held while an execution is started.
+    starting: tokio::sync::Mutex<()>,
 }
 
 /// What a checkpoint answers.
@@ -123,6 +137,7 @@ impl Engine {
             slots,
             stopping,
             stop,
+            starting: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -130,24 +145,31 @@ impl Engine {
     /// invoked again, and replays from its checkpoints.
     pub async fn recover(self: &Arc<Self>) -> Result<usize, DurableError> {
         let execs = self.store.load().await.map_err(service)?;
-        let mut resumed = 0;
+        // Every execution is registered before any is resumed: a parent's
+        // chained invoke must find the child execution it already started.
+        let mut open = Vec::new();
         for mut exec in execs {
             if exec.head.status == ExecStatus::Pausing {
-                // The invocation it waited for died with the last host.
+                // The invocation it waited for died with the last host; the
+                // resume will invoke it again (stored as such at the next change).
                 exec.head.status = ExecStatus::Paused;
             }
             if self.expired(&exec) {
                 self.store.delete(&exec.meta.arn).await.map_err(service)?;
                 continue;
             }
-            let running = exec.is_open();
+            let is_open = exec.is_open();
             let cell = self.register(exec).await;
-            if running {
-                resumed += 1;
-                cell.poke();
-                self.restart_invokes(&cell).await;
-                super::driver::spawn(self.clone(), cell);
+            if is_open {
+                open.push(cell);
             }
+        }
+        let mut resumed = 0;
+        for cell in open {
+            resumed += usize::from(cell.exec.lock().await.may_invoke());
+            cell.poke();
+            self.restart_invokes(&cell).await;
+            super::driver::spawn(self.clone(), cell);
         }
         Ok(resumed)
     }
@@ -209,6 +231,9 @@ impl Engine {
         };
         let name = name.unwrap_or_else(|| crate::ids::uuid().to_string());
         let key = (function.config.name.clone(), name.clone());
+        // One start at a time, so that two with the same name cannot both
+        // miss the other (a start costs one commit).
+        let _one_at_a_time = self.starting.lock().await;
         let existing = lock(&self.names).get(&key).cloned();
         if let Some(arn) = existing {
             let cell = self.cell(&arn)?;
@@ -258,6 +283,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Stores and commits `changes` made by the host itself (a timer, the end
+    /// of an invocation, a chained invoke's result), trying again while the
+    /// store fails: such a change must not be lost. False if the host
+    /// stopped first (the change is then made again after the restart).
+    pub(super) async fn save_until_stored(
+        &self,
+        exec: &mut Execution,
+        changes: Changes,
+        cell: &Cell,
+        by_host: bool,
+    ) -> bool {
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match self.save(exec, changes.clone(), cell, by_host).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!("durable execution {}: {e:?}; trying again", exec.meta.arn)
+                }
+            }
+            if *self.stopping.borrow() {
+                return false;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
+
     /// `CheckpointDurableExecution`: the new token (none once the
     /// execution ended) and the operations that changed, by this checkpoint
     /// or by the host since the last one. A retry of the last checkpoint
@@ -303,6 +355,20 @@ impl Engine {
             exec.changed_by_host = touched;
             return Err(e);
         }
+        // Timers due by now fire here too, so an SDK that polls with empty
+        // checkpoints mid-invocation sees its waits end and its retries ready.
+        if let Some(fired) = progress::fire_due(&exec, now_ms()) {
+            for r in &fired.ops {
+                if !touched.contains(&r.op.id) {
+                    touched.push(r.op.id.clone());
+                }
+            }
+            // Failing here is no failure of the checkpoint (already stored):
+            // the driver fires them later.
+            if let Err(e) = self.save(&mut exec, fired, &cell, false).await {
+                tracing::warn!("durable execution {arn}: {e:?}");
+            }
+        }
         {
             let mut callbacks = lock(&self.callbacks);
             for (callback_id, op_id) in effects.callbacks {
@@ -310,7 +376,7 @@ impl Engine {
             }
         }
         for op_id in effects.invokes {
-            super::driver::chained_invoke(self.clone(), cell.clone(), op_id);
+            super::chained::spawn(self.clone(), cell.clone(), op_id);
         }
         if effects.ended {
             cell.wake.notify_one();
@@ -370,10 +436,10 @@ impl Engine {
         let mut exec = cell.exec.lock().await;
         let now = now_ms();
         let changes = match &outcome {
-            Some(o) => progress::complete_callback(&exec, &op_id, o.clone(), now),
+            Some(o) => progress::complete(&exec, &op_id, o.clone(), now),
             None => progress::heartbeat(&exec, &op_id, now),
         }
-        .map_err(|CallbackRefusal::Closed| closed())?;
+        .ok_or_else(closed)?;
         self.save(&mut exec, changes, &cell, outcome.is_some())
             .await?;
         if outcome.is_some() {
@@ -502,7 +568,7 @@ impl Engine {
                 .collect()
         };
         for op_id in pending {
-            super::driver::chained_invoke(self.clone(), cell.clone(), op_id);
+            super::chained::spawn(self.clone(), cell.clone(), op_id);
         }
     }
 

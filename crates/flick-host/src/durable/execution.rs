@@ -26,8 +26,8 @@ pub struct Head {
     /// The sequence number the current checkpoint token carries.
     pub token_seq: u64,
     pub next_event_id: u64,
-    /// Invocations so far, and those in a row that failed (for the backoff).
-    pub invocations: u32,
+    /// Invocations in a row that failed (made again after a delay, failing
+    /// the execution after a few).
     pub failed_invocations: u32,
     /// Set while the execution is paused (or pausing).
     #[serde(default)]
@@ -169,7 +169,6 @@ impl Execution {
                 end_ms: None,
                 token_seq: 1,
                 next_event_id: 1,
-                invocations: 0,
                 failed_invocations: 0,
                 pause: None,
                 paused_ms: 0,
@@ -290,31 +289,57 @@ impl Execution {
 
     /// The current checkpoint token.
     pub fn token(&self) -> String {
-        token(&self.meta.secret, self.head.token_seq)
+        token(&self.meta, self.head.token_seq)
     }
 
     /// Whether `given` is the current token; otherwise why not.
     pub fn check_token(&self, given: &str) -> Result<(), &'static str> {
-        if given == self.token() {
-            return Ok(());
-        }
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
+        let seq = base64::engine::general_purpose::STANDARD
             .decode(given)
             .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        let older = decoded
-            .as_deref()
-            .and_then(|t| t.split_once(':'))
-            .and_then(|(secret, seq)| Some((secret, seq.parse::<u64>().ok()?)))
-            .is_some_and(|(secret, seq)| secret == self.meta.secret && seq < self.head.token_seq);
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| {
+                t.split_once('.')
+                    .and_then(|(seq, _)| seq.parse::<u64>().ok())
+            });
+        // Compared whole, in constant time; an older sequence number that
+        // carries a valid MAC was issued here and has been used.
+        let known =
+            seq.filter(|&seq| seq <= self.head.token_seq && same(&token(&self.meta, seq), given));
         // The SDKs retry on "Invalid checkpoint token…" and fail the
         // execution on any other refusal: both cases must start so.
-        Err(match older {
-            true => "Invalid checkpoint token: it was already used",
-            false => "Invalid checkpoint token",
-        })
+        match known {
+            Some(seq) if seq == self.head.token_seq => Ok(()),
+            Some(_) => Err("Invalid checkpoint token: it was already used"),
+            None => Err("Invalid checkpoint token"),
+        }
     }
+}
+
+/// A token is a sequence number and a MAC of it (keyed by the execution's
+/// secret, over its ARN), in base64 as the service's tokens are: one token
+/// tells nothing about the next.
+fn token(meta: &Meta, seq: u64) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(meta.secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(format!("{}\n{seq}", meta.arn).as_bytes());
+    let tag: String = mac.finalize().into_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(format!("{seq}.{tag}"))
+}
+
+/// Equality that takes as long whatever differs.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The last version of each operation `changes` touches, in the order
@@ -352,11 +377,4 @@ pub fn callback_id() -> String {
 /// 122 bits from the OS, in hex.
 fn secret() -> String {
     uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// A token is the execution's secret and a sequence number, in base64 as
-/// the service's own tokens are.
-fn token(secret: &str, seq: u64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{secret}:{seq}"))
 }

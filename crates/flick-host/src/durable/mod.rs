@@ -10,9 +10,10 @@
 //! [`execution`], its history events in [`history`]; the checkpoint rules
 //! in [`checkpoint`], what the host itself changes in [`progress`]; the
 //! registry and its operations in [`engine`], the replay loop in
-//! [`driver`]; the store in [`store`]. The HTTP side is
+//! [`driver`], chained invokes in [`chained`]; the store in [`store`]. The HTTP side is
 //! `invoke_api::durable`.
 
+pub mod chained;
 pub mod checkpoint;
 pub mod driver;
 pub mod engine;

@@ -259,14 +259,26 @@ pub struct OperationUpdate {
     pub chained_invoke_options: Option<ChainedInvokeOptions>,
 }
 
+/// Whether `id` is an operation id (or an execution name): 1 to 64 of
+/// `[a-zA-Z0-9-_]`, the service's pattern for both.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Turns every `…Timestamp` member of `value` from epoch milliseconds (the
-/// invocation input's form) into epoch seconds (the API's JSON form).
+/// invocation input's form) into epoch seconds (the API's JSON form),
+/// leaving errors and payloads (the callers' own JSON) as they are.
 pub fn seconds_timestamps(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 match v.as_i64() {
                     Some(ms) if key.ends_with("Timestamp") => *v = seconds(ms),
+                    // Errors and payloads are the caller's, whatever their keys.
+                    _ if matches!(key.as_str(), "Error" | "Payload") => {}
                     _ => seconds_timestamps(v),
                 }
             }

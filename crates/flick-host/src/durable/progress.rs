@@ -6,12 +6,37 @@
 
 use serde_json::Value;
 
+use super::checkpoint::after_seconds;
 use super::execution::{Changes, Execution, OpRecord, Pause};
 use super::history::{self, Facts};
 use super::model::{error_object, ExecStatus, OpStatus, OpType};
 
-/// How an operation the host completes ended.
-pub type Outcome = Result<String, Value>;
+/// How an operation the host completes ended: its status (SUCCEEDED,
+/// FAILED, TIMED_OUT, STOPPED), and its result or error.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: OpStatus,
+    pub result: Option<String>,
+    pub error: Option<Value>,
+}
+
+impl Outcome {
+    pub fn succeeded(result: Option<String>) -> Outcome {
+        Outcome {
+            status: OpStatus::Succeeded,
+            result,
+            error: None,
+        }
+    }
+
+    pub fn failed(error: Value) -> Outcome {
+        Outcome {
+            status: OpStatus::Failed,
+            result: None,
+            error: Some(error),
+        }
+    }
+}
 
 /// When something of `exec` falls due next (epoch ms), if anything waits.
 pub fn next_due(exec: &Execution) -> Option<i64> {
@@ -28,21 +53,25 @@ fn due_at(r: &OpRecord) -> Option<i64> {
             op.wait_details.as_ref().map(|w| w.scheduled_end_timestamp)
         }
         (OpType::Step, OpStatus::Pending) => op.step_details.as_ref()?.next_attempt_timestamp,
-        (OpType::Callback, OpStatus::Started) => callback_deadline(r),
+        (OpType::Callback, OpStatus::Started) => {
+            let timeout = callback_timeout(r);
+            timeout.into_iter().chain(heartbeat_deadline(r)).min()
+        }
         _ => None,
     }
 }
 
-/// The earlier of a callback's timeout and its heartbeat's.
-fn callback_deadline(r: &OpRecord) -> Option<i64> {
-    let options = r.extra.callback?;
-    let timeout = (options.timeout_seconds > 0)
-        .then(|| r.op.start_timestamp + options.timeout_seconds * 1000);
-    let heartbeat = (options.heartbeat_timeout_seconds > 0).then(|| {
-        r.extra.heartbeat_ms.unwrap_or(r.op.start_timestamp)
-            + options.heartbeat_timeout_seconds * 1000
-    });
-    timeout.into_iter().chain(heartbeat).min()
+fn callback_timeout(r: &OpRecord) -> Option<i64> {
+    let seconds = r.extra.callback?.timeout_seconds;
+    (seconds > 0).then(|| after_seconds(r.op.start_timestamp, seconds))
+}
+
+/// When a callback's heartbeat times out: its heartbeat timeout after the
+/// last heartbeat (or its start).
+fn heartbeat_deadline(r: &OpRecord) -> Option<i64> {
+    let seconds = r.extra.callback?.heartbeat_timeout_seconds;
+    let last = r.extra.heartbeat_ms.unwrap_or(r.op.start_timestamp);
+    (seconds > 0).then(|| after_seconds(last, seconds))
 }
 
 /// Everything of `exec` due at `now_ms`: waits end, steps become ready to
@@ -56,9 +85,8 @@ pub fn fire_due(exec: &Execution, now_ms: i64) -> Option<Changes> {
         .deadline_ms()
         .is_some_and(|deadline| now_ms >= deadline)
     {
-        let error = serde_json::json!({
-            "ErrorMessage": format!("Execution timed out after {} seconds.", exec.meta.timeout_s)
-        });
+        let message = format!("Execution timed out after {} seconds.", exec.meta.timeout_s);
+        let error = serde_json::json!({ "ErrorMessage": message });
         end(
             exec,
             &mut changes,
@@ -73,131 +101,90 @@ pub fn fire_due(exec: &Execution, now_ms: i64) -> Option<Changes> {
         if due_at(r).is_none_or(|t| t > now_ms) {
             continue;
         }
-        let mut after = r.clone();
-        let mut facts = Facts::default();
-        match r.op.kind {
-            OpType::Wait => {
-                after.op.status = OpStatus::Succeeded;
-                after.op.end_timestamp = Some(now_ms);
-                facts.seconds = after
-                    .op
-                    .wait_details
-                    .as_ref()
-                    .map(|w| (w.scheduled_end_timestamp - r.op.start_timestamp) / 1000);
-            }
-            OpType::Step => {
-                after.op.status = OpStatus::Ready;
-                if let Some(d) = after.op.step_details.as_mut() {
-                    d.next_attempt_timestamp = None;
-                }
-            }
-            _ => {
-                let heartbeat = r.extra.callback.is_some_and(|o| {
-                    o.heartbeat_timeout_seconds > 0
-                        && r.extra.heartbeat_ms.unwrap_or(r.op.start_timestamp)
-                            + o.heartbeat_timeout_seconds * 1000
-                            <= now_ms
-                });
-                let (kind, message) = match heartbeat {
-                    true => ("Callback.Heartbeat", "Callback timed out on heartbeat"),
-                    false => ("Callback.Timeout", "Callback timed out"),
-                };
-                after.op.status = OpStatus::TimedOut;
-                after.op.end_timestamp = Some(now_ms);
-                if let Some(d) = after.op.callback_details.as_mut() {
-                    d.error = Some(error_object(kind, message));
-                }
-            }
-        }
+        let (after, facts) = fired(r, now_ms);
         changes.put(exec, after, &facts, now_ms);
     }
     (!changes.ops.is_empty()).then_some(changes)
 }
 
-/// Why a callback could not be completed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackRefusal {
-    /// It already ended (completed or timed out).
-    Closed,
-}
-
-/// A callback completed (`Ok`: its result) or failed through the API.
-pub fn complete_callback(
-    exec: &Execution,
-    op_id: &str,
-    outcome: Outcome,
-    now_ms: i64,
-) -> Result<Changes, CallbackRefusal> {
-    let r = exec
-        .op(op_id)
-        .filter(|r| r.op.status == OpStatus::Started && exec.is_open());
-    let Some(r) = r else {
-        return Err(CallbackRefusal::Closed);
-    };
+/// An operation whose time has come, as it is after.
+fn fired(r: &OpRecord, now_ms: i64) -> (OpRecord, Facts) {
     let mut after = r.clone();
-    after.op.end_timestamp = Some(now_ms);
-    let details = after
-        .op
-        .callback_details
-        .get_or_insert_with(Default::default);
-    match outcome {
-        Ok(result) => {
+    let mut facts = Facts::default();
+    match r.op.kind {
+        OpType::Wait => {
             after.op.status = OpStatus::Succeeded;
-            details.result = Some(result);
+            after.op.end_timestamp = Some(now_ms);
+            facts.seconds =
+                r.op.wait_details
+                    .as_ref()
+                    .map(|w| (w.scheduled_end_timestamp - r.op.start_timestamp) / 1000);
         }
-        Err(error) => {
-            after.op.status = OpStatus::Failed;
-            details.error = Some(error);
+        OpType::Step => {
+            after.op.status = OpStatus::Ready;
+            if let Some(d) = after.op.step_details.as_mut() {
+                d.next_attempt_timestamp = None;
+            }
+        }
+        _ => {
+            let heartbeat = heartbeat_deadline(r).is_some_and(|t| t <= now_ms);
+            let (kind, message) = match heartbeat {
+                true => ("Callback.Heartbeat", "Callback timed out on heartbeat"),
+                false => ("Callback.Timeout", "Callback timed out"),
+            };
+            after.op.status = OpStatus::TimedOut;
+            after.op.end_timestamp = Some(now_ms);
+            if let Some(d) = after.op.callback_details.as_mut() {
+                d.error = Some(error_object(kind, message));
+            }
         }
     }
-    let mut changes = Changes::new(exec);
-    changes.put(exec, after, &Facts::default(), now_ms);
-    Ok(changes)
+    (after, facts)
 }
 
-/// A heartbeat: the callback's heartbeat timeout starts again.
-pub fn heartbeat(exec: &Execution, op_id: &str, now_ms: i64) -> Result<Changes, CallbackRefusal> {
+/// A callback or a chained invoke that the host completes (through the
+/// callback API, or as its target returned); `None` when it no longer waits
+/// for that (it ended, or its execution did).
+pub fn complete(exec: &Execution, op_id: &str, outcome: Outcome, now_ms: i64) -> Option<Changes> {
     let r = exec
         .op(op_id)
-        .filter(|r| r.op.status == OpStatus::Started && exec.is_open());
-    let Some(r) = r else {
-        return Err(CallbackRefusal::Closed);
+        .filter(|r| r.op.status == OpStatus::Started && exec.is_open())?;
+    let mut after = r.clone();
+    after.op.status = outcome.status;
+    after.op.end_timestamp = Some(now_ms);
+    let (result, error) = match after.op.kind {
+        OpType::Callback => {
+            let d = after
+                .op
+                .callback_details
+                .get_or_insert_with(Default::default);
+            (&mut d.result, &mut d.error)
+        }
+        _ => {
+            let d = after
+                .op
+                .chained_invoke_details
+                .get_or_insert_with(Default::default);
+            (&mut d.result, &mut d.error)
+        }
     };
+    *result = outcome.result;
+    *error = outcome.error;
+    let mut changes = Changes::new(exec);
+    changes.put(exec, after, &Facts::default(), now_ms);
+    Some(changes)
+}
+
+/// A heartbeat: the callback's heartbeat timeout starts again; `None` when
+/// the callback no longer waits.
+pub fn heartbeat(exec: &Execution, op_id: &str, now_ms: i64) -> Option<Changes> {
+    let r = exec
+        .op(op_id)
+        .filter(|r| r.op.status == OpStatus::Started && exec.is_open())?;
     let mut after = r.clone();
     after.extra.heartbeat_ms = Some(now_ms);
     let mut changes = Changes::new(exec);
     changes.ops.push(after);
-    Ok(changes)
-}
-
-/// A chained invoke returned; `None` when the operation is no longer waiting for it.
-pub fn complete_invoke(
-    exec: &Execution,
-    op_id: &str,
-    outcome: Outcome,
-    now_ms: i64,
-) -> Option<Changes> {
-    let r = exec
-        .op(op_id)
-        .filter(|r| r.op.status == OpStatus::Started)?;
-    let mut after = r.clone();
-    after.op.end_timestamp = Some(now_ms);
-    let details = after
-        .op
-        .chained_invoke_details
-        .get_or_insert_with(Default::default);
-    match outcome {
-        Ok(result) => {
-            after.op.status = OpStatus::Succeeded;
-            details.result = Some(result);
-        }
-        Err(error) => {
-            after.op.status = OpStatus::Failed;
-            details.error = Some(error);
-        }
-    }
-    let mut changes = Changes::new(exec);
-    changes.put(exec, after, &Facts::default(), now_ms);
     Some(changes)
 }
 
@@ -212,7 +199,6 @@ pub fn invocation_ended(
     let mut changes = Changes::new(exec);
     // The invocation's token dies with it.
     changes.head.token_seq += 1;
-    changes.head.invocations += 1;
     changes.head.failed_invocations = match error {
         Some(_) => changes.head.failed_invocations + 1,
         None => 0,

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS durable_executions (
     secret TEXT NOT NULL,
     head TEXT NOT NULL
 );
+-- An execution's name is its idempotency key within its function.
+CREATE UNIQUE INDEX IF NOT EXISTS durable_names ON durable_executions (function, name);
 CREATE TABLE IF NOT EXISTS durable_operations (
     arn TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -122,10 +124,14 @@ fn rows(exec: &Execution, changes: &Changes) -> Result<Rows, StoreError> {
 }
 
 fn write(tx: &rusqlite::Transaction<'_>, rows: &Rows) -> Result<(), StoreError> {
-    tx.execute(
+    let updated = tx.execute(
         "UPDATE durable_executions SET head = ?2 WHERE arn = ?1",
         params![rows.arn, rows.head],
     )?;
+    if updated != 1 {
+        // Deleted meanwhile: its operations and events must not outlive it.
+        return Err(StoreError::Database(format!("no execution {}", rows.arn)));
+    }
     for (id, record) in &rows.ops {
         tx.execute(
             "INSERT OR REPLACE INTO durable_operations (arn, id, record) VALUES (?1, ?2, ?3)",

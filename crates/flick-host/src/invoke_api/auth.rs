@@ -26,12 +26,15 @@ use axum::response::{IntoResponse, Response};
 use super::payload::{self, Refusal, MAX_SYNC_PAYLOAD};
 use super::sigv4::{self, Authorization, SignatureError, Signed};
 use super::ApiError;
+use crate::function::Caller;
 
 /// The access keys a host accepts (key id → secret), for its region.
 #[derive(Debug, Default)]
 pub struct Keys {
     secrets: HashMap<String, String>,
     region: String,
+    /// The keys that are functions' own (key id → function).
+    functions: HashMap<String, Caller>,
 }
 
 impl Keys {
@@ -39,7 +42,23 @@ impl Keys {
         Keys {
             secrets: pairs.into_iter().collect(),
             region: region.to_string(),
+            functions: HashMap::new(),
         }
+    }
+
+    /// Also accepts each function's own key (function → (key id, secret)),
+    /// requests signed with it being that function's. Only where keys are
+    /// required at all: a host without keys lets every request through.
+    pub fn with_functions(mut self, keys: &HashMap<String, (String, String)>) -> Keys {
+        if self.secrets.is_empty() {
+            return self;
+        }
+        for (function, (key_id, secret)) in keys {
+            self.secrets.insert(key_id.clone(), secret.clone());
+            self.functions
+                .insert(key_id.clone(), Caller(Arc::from(function.as_str())));
+        }
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -60,6 +79,10 @@ async fn verified(keys: &Keys, req: Request) -> Result<Request, Refusal> {
     // Everything but the signature itself is checked before the body is
     // read: a stranger must not make the host hold a body it will refuse.
     let checked = check_headers(keys, &parts.headers);
+    let caller = checked
+        .as_ref()
+        .ok()
+        .and_then(|(auth, _, _)| keys.functions.get(auth.access_key_id).cloned());
     let (auth, amz_date, secret) = match checked {
         Ok(found) => found,
         Err(error) => {
@@ -79,7 +102,14 @@ async fn verified(keys: &Keys, req: Request) -> Result<Request, Refusal> {
         body: &bytes,
     };
     sigv4::verify(&auth, &signed, amz_date, secret).map_err(signature_error)?;
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    // A sandbox's own network already said whose request it is.
+    if let Some(caller) = caller {
+        if req.extensions().get::<Caller>().is_none() {
+            req.extensions_mut().insert(caller);
+        }
+    }
+    Ok(req)
 }
 
 /// The authorization, signing time and secret of a request whose headers pass.

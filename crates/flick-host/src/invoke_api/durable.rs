@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -27,7 +27,9 @@ use crate::durable::engine::{page, parse_marker};
 use crate::durable::execution::Execution;
 use crate::durable::history;
 use crate::durable::model::{seconds, seconds_timestamps, ExecStatus, OperationUpdate};
+use crate::durable::progress::Outcome;
 use crate::durable::DurableError;
+use crate::function::Caller;
 
 /// The largest page a caller may ask for, and the size of one it does not size.
 const MAX_ITEMS: usize = 1000;
@@ -45,6 +47,38 @@ impl From<DurableError> for ApiError {
             DurableError::Conflict(m) => ApiError::ResourceConflict(m),
             DurableError::Service(m) => ApiError::Service(m),
         }
+    }
+}
+
+/// The execution at `arn` (path segment 1) when the caller may steer or
+/// read it: a function only its own executions (it has the ids of others'
+/// callbacks and the tokens of its own invocations, nothing more), the
+/// host's operator any.
+fn own_execution(
+    uri: &Uri,
+    caller: &Option<Extension<Caller>>,
+    operation: &str,
+) -> Result<String, ApiError> {
+    let arn = segment(uri, 1)?;
+    let owner = arn
+        .split_once(":function:")
+        .and_then(|(_, rest)| rest.split(':').next())
+        .unwrap_or_default();
+    allowed(caller, owner, operation, &arn)?;
+    Ok(arn)
+}
+
+fn allowed(
+    caller: &Option<Extension<Caller>>,
+    owner: &str,
+    operation: &str,
+    resource: &str,
+) -> Result<(), ApiError> {
+    match caller {
+        Some(Extension(Caller(function))) if **function != *owner => Err(ApiError::AccessDenied(format!(
+            "User: function {function} is not authorized to perform: lambda:{operation} on resource: {resource}"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -167,8 +201,12 @@ pub async fn state(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Respon
 }
 
 /// `GetDurableExecution`.
-pub async fn get(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+pub async fn get(
+    State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let arn = own_execution(&uri, &caller, "GetDurableExecution")?;
     let include = query_bool(&uri, "IncludeExecutionData", true)?;
     let exec = api.durable.snapshot(&arn).await?;
     let mut out = summary(&exec);
@@ -219,8 +257,12 @@ fn summary(exec: &Execution) -> Value {
     out
 }
 
-pub async fn history(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+pub async fn history(
+    State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let arn = own_execution(&uri, &caller, "GetDurableExecutionHistory")?;
     let include = query_bool(&uri, "IncludeExecutionData", true)?;
     let reverse = query_bool(&uri, "ReverseOrder", false)?;
     let start = parse_marker(query(&uri, "Marker").as_deref())?;
@@ -236,8 +278,18 @@ pub async fn history(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Resp
     Ok(answer(json!({ "Events": events, "NextMarker": next })))
 }
 
-pub async fn list(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response, ApiError> {
+pub async fn list(
+    State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
     let function = api.resolve(&uri, 1, false)?;
+    allowed(
+        &caller,
+        &function.config.name,
+        "ListDurableExecutionsByFunction",
+        &function.arn,
+    )?;
     let statuses = query_all(&uri, "Statuses")
         .iter()
         .map(|s| {
@@ -283,11 +335,12 @@ fn timestamp_ms(text: &str) -> Result<i64, ApiError> {
 
 pub async fn stop(
     State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
     uri: Uri,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+    let arn = own_execution(&uri, &caller, "StopDurableExecution")?;
     let error: Value = json_body(&headers, body).await?;
     let error = match error.as_object() {
         Some(map) if !map.is_empty() => error,
@@ -325,11 +378,12 @@ fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {
 
 pub async fn pause(
     State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
     uri: Uri,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+    let arn = own_execution(&uri, &caller, "PauseDurableExecution")?;
     let input: PauseInput = json_body(&headers, body).await?;
     check_reason(&input.reason)?;
     api.durable
@@ -340,19 +394,24 @@ pub async fn pause(
 
 pub async fn resume(
     State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
     uri: Uri,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+    let arn = own_execution(&uri, &caller, "ResumeDurableExecution")?;
     let input: PauseInput = json_body(&headers, body).await?;
     check_reason(&input.reason)?;
     api.durable.resume(&arn, input.reason).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
-pub async fn delete(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Response, ApiError> {
-    let arn = segment(&uri, 1)?;
+pub async fn delete(
+    State(api): State<Arc<InvokeApi>>,
+    caller: Option<Extension<Caller>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let arn = own_execution(&uri, &caller, "DeleteDurableExecution")?;
     let at = api.durable.delete(&arn).await?;
     let mut resp = answer(json!({ "DeletionRequestTimestamp": seconds(at) }));
     *resp.status_mut() = StatusCode::ACCEPTED;
@@ -374,8 +433,11 @@ pub async fn callback_success(
     let result = payload::read(&headers, body, MAX_CALLBACK_RESULT, too_large)
         .await
         .map_err(|r| r.error)?;
-    let result = String::from_utf8_lossy(&result).into_owned();
-    api.durable.callback(&id, Some(Ok(result))).await?;
+    // An empty body is no result (the SDK then sees none), as the service keeps it.
+    let result = (!result.is_empty()).then(|| String::from_utf8_lossy(&result).into_owned());
+    api.durable
+        .callback(&id, Some(Outcome::succeeded(result)))
+        .await?;
     Ok(answer(json!({})))
 }
 
@@ -392,7 +454,9 @@ pub async fn callback_failure(
             "Error must be an ErrorObject".into(),
         ));
     }
-    api.durable.callback(&id, Some(Err(error))).await?;
+    api.durable
+        .callback(&id, Some(Outcome::failed(error)))
+        .await?;
     Ok(answer(json!({})))
 }
 

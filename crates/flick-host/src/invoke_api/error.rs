@@ -29,6 +29,8 @@ pub enum ApiError {
     CallbackTimeout(String),
     /// A request the resource's state does not allow.
     ResourceConflict(String),
+    /// A function asking for what is not its own.
+    AccessDenied(String),
     Throttled,
     /// A synchronous request over the limit.
     RequestTooLarge {
@@ -98,6 +100,11 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "ResourceConflictException",
                 user("message", message),
+            ),
+            ApiError::AccessDenied(message) => (
+                StatusCode::FORBIDDEN,
+                "AccessDeniedException",
+                user("Message", message),
             ),
             ApiError::Throttled => (
                 StatusCode::TOO_MANY_REQUESTS,

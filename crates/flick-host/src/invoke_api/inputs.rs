@@ -81,11 +81,7 @@ pub fn durable_execution_name(headers: &HeaderMap) -> Result<Option<String>, Api
         return Ok(None);
     };
     let name = value.to_str().unwrap_or_default();
-    let valid = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
+    if !crate::durable::model::valid_id(name) {
         return Err(ApiError::Validation(names::validation_message(&[format!(
             "Value '{name}' at 'durableExecutionName' failed to satisfy constraint: Member must satisfy \
              regular expression pattern: [a-zA-Z0-9-_]+ and have length between 1 and 64"

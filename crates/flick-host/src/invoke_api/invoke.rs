@@ -20,6 +20,7 @@ use super::inputs::{self, InvocationType};
 use super::payload::{self, Refusal, MAX_SYNC_PAYLOAD};
 use super::request_id::RequestId;
 use super::{ApiError, InvokeApi};
+use crate::durable::model::ExecStatus;
 use crate::outcome::Outcome;
 use crate::queue::{now_ms, NewEvent, StoreError, MAX_ASYNC_PAYLOAD};
 use crate::sandbox::{InvokeRequest, Phases};
@@ -139,18 +140,23 @@ async fn start_durable(
     let mut resp = match invocation_type {
         InvocationType::Event => StatusCode::ACCEPTED.into_response(),
         _ => {
-            let ended = tokio::time::timeout(SYNC_DURABLE_WAIT, started.cell.ended()).await;
-            if ended.is_err() {
+            let ended = tokio::time::timeout(SYNC_DURABLE_WAIT, started.cell.outcome()).await;
+            let Ok((status, result, error)) = ended else {
                 return Err(ApiError::Service(format!(
                     "the durable execution {} did not end within the 15 minutes of a synchronous invocation",
                     started.arn
                 )));
-            }
-            let exec = started.cell.exec.lock().await;
-            let outcome = match (&exec.head.result, &exec.head.error) {
-                (_, Some(error)) => Outcome::FunctionError(durable_error_body(error)),
-                (Some(result), None) => Outcome::Response(bytes::Bytes::from(result.clone())),
-                (None, None) => Outcome::Response(bytes::Bytes::from_static(b"null")),
+            };
+            let outcome = match status {
+                ExecStatus::Succeeded => {
+                    Outcome::Response(bytes::Bytes::from(result.unwrap_or_else(|| "null".into())))
+                }
+                _ => {
+                    let error = error.unwrap_or_else(|| {
+                        serde_json::json!({"ErrorType": "DurableExecution.Failed", "ErrorMessage": status.as_str()})
+                    });
+                    Outcome::FunctionError(durable_error_body(&error))
+                }
             };
             sync_response("", outcome, None)
         }

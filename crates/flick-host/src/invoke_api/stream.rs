@@ -54,6 +54,13 @@ async fn run(
     body: Body,
 ) -> Result<Response, Refusal> {
     let function = api.resolve(uri, 1, true)?;
+    if function.config.durable.is_some() {
+        return Err(ApiError::InvalidParameter(format!(
+            "{} is a durable function: start its executions with Invoke",
+            function.config.name
+        ))
+        .into());
+    }
     let h = inputs::invoke_headers(headers, &function, ALLOWED)?;
     let too_large = |_| ApiError::RequestTooLarge {
         limit: MAX_SYNC_PAYLOAD,

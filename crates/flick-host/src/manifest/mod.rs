@@ -446,6 +446,15 @@ impl Manifest {
                 .map(|h| route_claims.check(name.get_ref(), h))
                 .transpose()
                 .map_err(|e| invalid(e.span, e.message))?;
+            if durable.is_some() && http.is_some() {
+                return Err(invalid(
+                    None,
+                    format!(
+                        "{}: a durable function takes durable executions only (Invoke), not gateway requests",
+                        key("http")
+                    ),
+                ));
+            }
             let name = name.into_inner();
             let workdir = tidy(root.join(f.workdir.as_deref().unwrap_or(".")));
             functions.insert(

@@ -45,12 +45,13 @@ pub struct HostContext {
 }
 
 /// The host's Lambda API as an AWS SDK inside a sandbox finds it: the
-/// endpoint and the credentials Lambda would give the function's role.
-#[derive(Debug, Clone)]
+/// endpoint, and for each function the credentials Lambda would give its
+/// role (a key of its own, so the API knows which function calls).
+#[derive(Debug, Clone, Default)]
 pub struct AwsApi {
     pub endpoint: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
+    /// Function name → (access key id, secret access key).
+    pub keys: std::collections::HashMap<String, (String, String)>,
 }
 
 /// The host's Lambda API (and gateway), served again inside each private

@@ -81,13 +81,16 @@ pub fn lambda_env(
 
 /// What an AWS SDK needs to call the host's Lambda API: the endpoint
 /// (`AWS_ENDPOINT_URL_LAMBDA`, which botocore and the other SDKs read) and
-/// credentials, where Lambda gives the function's role ones. Unless the
-/// function sets its own.
-pub fn aws_api(env: &mut BTreeMap<String, String>, api: &super::AwsApi) {
+/// the function's own credentials, where Lambda gives the function's role
+/// ones. Unless the function sets its own.
+pub fn aws_api(env: &mut BTreeMap<String, String>, api: &super::AwsApi, function: &str) {
+    let Some((key_id, secret)) = api.keys.get(function) else {
+        return;
+    };
     let vars = [
         ("AWS_ENDPOINT_URL_LAMBDA", &api.endpoint),
-        ("AWS_ACCESS_KEY_ID", &api.access_key_id),
-        ("AWS_SECRET_ACCESS_KEY", &api.secret_access_key),
+        ("AWS_ACCESS_KEY_ID", key_id),
+        ("AWS_SECRET_ACCESS_KEY", secret),
     ];
     for (key, value) in vars {
         env.entry(key.to_string()).or_insert_with(|| value.clone());

@@ -228,8 +228,8 @@ impl Sandbox {
         if let Some(dir) = tmpdir {
             vars.insert("TMPDIR".into(), dir.to_string_lossy().into_owned());
         }
-        if let (Some(api), Some(_)) = (aws_api, &config.durable) {
-            env::aws_api(&mut vars, api);
+        if let Some(api) = aws_api {
+            env::aws_api(&mut vars, api, &config.name);
         }
         Exec {
             argv: config.command.clone(),

@@ -25,7 +25,7 @@ use super::private_net::Uplink;
 use super::shell::{Bind, Setup, Shell};
 use super::{netns, peer, HostContext};
 use crate::extensions_api::{FunctionInfo, Registry};
-use crate::function::Function;
+use crate::function::{Caller, Function};
 use crate::manifest::Network;
 use crate::net::{Admit, Limits, Server};
 use crate::outcome::Failure;
@@ -100,7 +100,7 @@ impl Prepared {
             _ => None,
         };
         let lambda_api = match (network, shell.pid()) {
-            (Network::Private, Some(pid)) => serve_lambda_api_inside(host, pid).await,
+            (Network::Private, Some(pid)) => serve_lambda_api_inside(host, pid, function).await,
             _ => None,
         };
         let listener = match (own_network, shell.pid()) {
@@ -157,8 +157,13 @@ impl Prepared {
 }
 
 /// The host's Lambda API at its loopback address inside the sandbox's
-/// private network, when the host listens on loopback.
-async fn serve_lambda_api_inside(host: &HostContext, pid: u32) -> Option<Server> {
+/// private network, when the host listens on loopback. Every request it
+/// takes is the function's (a [`Caller`]), whatever it is signed with.
+async fn serve_lambda_api_inside(
+    host: &HostContext,
+    pid: u32,
+    function: &Function,
+) -> Option<Server> {
     let inside = host.lambda_api.get()?;
     let listener = netns::listener_in(pid, inside.port)
         .await
@@ -172,9 +177,10 @@ async fn serve_lambda_api_inside(host: &HostContext, pid: u32) -> Option<Server>
         max_connections: INSIDE_CONNECTIONS,
         header_timeout: Some(inside.request_timeout),
     };
+    let caller = Caller(function.name.clone());
     Some(Server::start(
         listener,
-        inside.app.clone(),
+        inside.app.clone().layer(axum::Extension(caller)),
         limits,
         None,
         None,
