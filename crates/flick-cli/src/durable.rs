@@ -81,91 +81,34 @@ fn encode(segment: &str) -> String {
     utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string()
 }
 
+const BASE: &str = "/2025-12-01";
+
 async fn call(args: &DurableArgs) -> Result<(), String> {
     let client = HostClient::new(&args.endpoint);
-    let base = "/2025-12-01";
-    let (method, path, body) = match &args.command {
+    let value = match &args.command {
         DurableCommand::List { function, statuses } => {
             let query: String = statuses
                 .iter()
                 .map(|s| format!("&Statuses={}", encode(s)))
                 .collect();
             let path = format!(
-                "{base}/functions/{}/durable-executions?MaxItems=1000{query}",
+                "{BASE}/functions/{}/durable-executions?MaxItems=1000{query}",
                 encode(function)
             );
-            (Method::GET, path, Bytes::new())
+            all_pages(&client, &path, "DurableExecutions").await?
         }
-        DurableCommand::Show { arn } => (
-            Method::GET,
-            format!("{base}/durable-executions/{}", encode(arn)),
-            Bytes::new(),
-        ),
         DurableCommand::History { arn } => {
             let path = format!(
-                "{base}/durable-executions/{}/history?MaxItems=1000",
+                "{BASE}/durable-executions/{}/history?MaxItems=1000",
                 encode(arn)
             );
-            (Method::GET, path, Bytes::new())
+            all_pages(&client, &path, "Events").await?
         }
-        DurableCommand::Stop {
-            arn,
-            message,
-            error_type,
-        } => {
-            let mut error = json!({ "ErrorMessage": message });
-            if let Some(t) = error_type {
-                error["ErrorType"] = t.clone().into();
-            }
-            let path = format!("{base}/durable-executions/{}/stop", encode(arn));
-            (Method::POST, path, Bytes::from(error.to_string()))
-        }
-        DurableCommand::Callback {
-            callback_id,
-            succeed,
-            fail,
-            heartbeat,
-            error_type,
-        } => {
-            let id = encode(callback_id);
-            match (succeed, fail, heartbeat) {
-                (Some(result), _, _) => (
-                    Method::POST,
-                    format!("{base}/durable-execution-callbacks/{id}/succeed"),
-                    Bytes::from(result.clone()),
-                ),
-                (_, Some(message), _) => {
-                    let mut error = json!({ "ErrorMessage": message });
-                    if let Some(t) = error_type {
-                        error["ErrorType"] = t.clone().into();
-                    }
-                    (
-                        Method::POST,
-                        format!("{base}/durable-execution-callbacks/{id}/fail"),
-                        Bytes::from(error.to_string()),
-                    )
-                }
-                (_, _, true) => (
-                    Method::POST,
-                    format!("{base}/durable-execution-callbacks/{id}/heartbeat"),
-                    Bytes::new(),
-                ),
-                _ => return Err("say --succeed RESULT, --fail MESSAGE or --heartbeat".into()),
-            }
+        command => {
+            let (method, path, body) = request_for(command)?;
+            send(&client, method, &path, body).await?
         }
     };
-    let answer = client.send(method, &path, &[], body).await?;
-    let text = String::from_utf8_lossy(&answer.body);
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if !answer.status.is_success() {
-        let kind = answer.header("x-amzn-errortype").unwrap_or("error");
-        let message = value
-            .get("message")
-            .or_else(|| value.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or(&text);
-        return Err(format!("{kind}: {message}"));
-    }
     if args.json {
         println!(
             "{}",
@@ -181,6 +124,101 @@ async fn call(args: &DurableArgs) -> Result<(), String> {
         DurableCommand::Callback { callback_id, .. } => println!("callback {callback_id}: done"),
     }
     Ok(())
+}
+
+/// The request of a command that is one request.
+fn request_for(command: &DurableCommand) -> Result<(Method, String, Bytes), String> {
+    let error = |message: &str, error_type: &Option<String>| {
+        let mut error = json!({ "ErrorMessage": message });
+        if let Some(t) = error_type {
+            error["ErrorType"] = t.clone().into();
+        }
+        Bytes::from(error.to_string())
+    };
+    Ok(match command {
+        DurableCommand::Show { arn } => (
+            Method::GET,
+            format!("{BASE}/durable-executions/{}", encode(arn)),
+            Bytes::new(),
+        ),
+        DurableCommand::Stop {
+            arn,
+            message,
+            error_type,
+        } => (
+            Method::POST,
+            format!("{BASE}/durable-executions/{}/stop", encode(arn)),
+            error(message, error_type),
+        ),
+        DurableCommand::Callback {
+            callback_id,
+            succeed,
+            fail,
+            heartbeat,
+            error_type,
+        } => {
+            let path = |verb: &str| {
+                format!(
+                    "{BASE}/durable-execution-callbacks/{}/{verb}",
+                    encode(callback_id)
+                )
+            };
+            match (succeed, fail, heartbeat) {
+                (Some(result), _, _) => {
+                    (Method::POST, path("succeed"), Bytes::from(result.clone()))
+                }
+                (_, Some(message), _) => (Method::POST, path("fail"), error(message, error_type)),
+                (_, _, true) => (Method::POST, path("heartbeat"), Bytes::new()),
+                _ => return Err("say --succeed RESULT, --fail MESSAGE or --heartbeat".into()),
+            }
+        }
+        DurableCommand::List { .. } | DurableCommand::History { .. } => {
+            unreachable!("paged, not one request")
+        }
+    })
+}
+
+/// Every page of a listing (`NextMarker` followed), its `key` items in one array.
+async fn all_pages(client: &HostClient, path: &str, key: &str) -> Result<Value, String> {
+    let mut items = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page_path = match &marker {
+            Some(m) => format!("{path}&Marker={}", encode(m)),
+            None => path.to_string(),
+        };
+        let page = send(client, Method::GET, &page_path, Bytes::new()).await?;
+        items.extend(page[key].as_array().cloned().unwrap_or_default());
+        marker = page["NextMarker"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            return Ok(json!({ key: items }));
+        }
+    }
+}
+
+/// One request; its JSON answer, or the API's error as `TYPE: message`.
+async fn send(
+    client: &HostClient,
+    method: Method,
+    path: &str,
+    body: Bytes,
+) -> Result<Value, String> {
+    let answer = client.send(method, path, &[], body).await?;
+    let text = String::from_utf8_lossy(&answer.body);
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if answer.status.is_success() {
+        return Ok(value);
+    }
+    let kind = answer.header("x-amzn-errortype").unwrap_or("error");
+    let message = value
+        .get("message")
+        .or_else(|| value.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or(&text);
+    Err(format!("{kind}: {message}"))
 }
 
 /// Epoch seconds (the API's timestamps) as a UTC time.

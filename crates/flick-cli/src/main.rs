@@ -1,9 +1,11 @@
 //! The `flick` command: `serve` runs the host on a manifest, `invoke` calls a
 //! running host, `bench` measures a function's cold and warm starts, `queue`
-//! inspects and re-drives its durable queue, `openapi` prints a function's
-//! OpenAPI document. Owns argument parsing, exit codes and printing; the work
-//! is in `flick-host`, [`invoke`], [`bench`](mod@bench), [`queue`] and
-//! [`openapi`], and requests to a running host go through [`host_client`].
+//! inspects and re-drives its durable queue, `durable` lists and steers its
+//! durable executions, `openapi` prints a function's OpenAPI document, and
+//! `logs`, `build`, `new` and `package` cover a function's life. Owns
+//! argument parsing, exit codes and printing; the work is in `flick-host`
+//! and the modules named after each command, and requests to a running host
+//! go through [`host_client`].
 
 mod bench;
 mod build;

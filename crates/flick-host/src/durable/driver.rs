@@ -101,16 +101,11 @@ fn invocation_input(exec: &mut Execution) -> Bytes {
 }
 
 fn payload_size(op: &super::model::Operation) -> usize {
-    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    op.step_details.as_ref().map_or(0, |d| len(&d.result))
-        + op.context_details.as_ref().map_or(0, |d| len(&d.result))
-        + op.callback_details.as_ref().map_or(0, |d| len(&d.result))
-        + op.chained_invoke_details
-            .as_ref()
-            .map_or(0, |d| len(&d.result))
-        + op.execution_details
-            .as_ref()
-            .map_or(0, |d| len(&d.input_payload))
+    let input = op
+        .execution_details
+        .as_ref()
+        .and_then(|d| d.input_payload.as_ref());
+    op.outcome().0.map_or(0, String::len) + input.map_or(0, String::len)
 }
 
 /// What an invocation came to.

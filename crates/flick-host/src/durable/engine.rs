@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use super::checkpoint;
-use super::execution::{Changes, Execution, Meta};
+use super::execution::{Changes, Checkpointed, Execution, Meta};
 use super::model::{ErrorObject, ExecStatus, Operation, OperationUpdate};
 use super::progress::{self, Outcome};
 use super::store::DurableStore;
@@ -103,13 +103,6 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     /// Held while an execution is started.
     starting: tokio::sync::Mutex<()>,
-}
-
-/// What a checkpoint answers.
-#[derive(Debug, Clone)]
-pub struct Checkpointed {
-    pub token: Option<String>,
-    pub operations: Vec<Operation>,
 }
 
 /// A started (or found again) execution.
@@ -328,15 +321,12 @@ impl Engine {
                 return Ok(last.answer.clone());
             }
         }
-        if !exec.is_open() {
+        // An ended execution has no live token; a paused one runs no invocation.
+        if !exec.may_invoke() && exec.head.status != ExecStatus::Pausing {
             return Err(DurableError::Invalid("Invalid checkpoint token".into()));
         }
         exec.check_token(token)
             .map_err(|m| DurableError::Invalid(m.to_string()))?;
-        if exec.head.status == ExecStatus::Paused {
-            // No invocation runs while paused: this is a stale one's token.
-            return Err(DurableError::Invalid("Invalid checkpoint token".into()));
-        }
         let (mut changes, effects) =
             checkpoint::apply(&exec, updates, now_ms()).map_err(|e| DurableError::Invalid(e.0))?;
         if changes.head.status == ExecStatus::Pausing {
@@ -346,41 +336,14 @@ impl Engine {
             cell.needs_invoke.store(true, Ordering::SeqCst);
         }
         let mut touched: Vec<String> = std::mem::take(&mut exec.changed_by_host);
-        for r in &changes.ops {
-            if !touched.contains(&r.op.id) {
-                touched.push(r.op.id.clone());
-            }
-        }
-        if let Err(e) = self.save(&mut exec, changes, &cell, false).await {
+        if let Err(e) = self.save(&mut exec, changes.clone(), &cell, false).await {
             exec.changed_by_host = touched;
             return Err(e);
         }
-        // Timers due by now fire here too, so an SDK that polls with empty
-        // checkpoints mid-invocation sees its waits end and its retries ready.
-        if let Some(fired) = progress::fire_due(&exec, now_ms()) {
-            for r in &fired.ops {
-                if !touched.contains(&r.op.id) {
-                    touched.push(r.op.id.clone());
-                }
-            }
-            // Failing here is no failure of the checkpoint (already stored):
-            // the driver fires them later.
-            if let Err(e) = self.save(&mut exec, fired, &cell, false).await {
-                tracing::warn!("durable execution {arn}: {e:?}");
-            }
-        }
-        {
-            let mut callbacks = lock(&self.callbacks);
-            for (callback_id, op_id) in effects.callbacks {
-                callbacks.insert(callback_id, (arn.to_string(), op_id));
-            }
-        }
-        for op_id in effects.invokes {
-            super::chained::spawn(self.clone(), cell.clone(), op_id);
-        }
-        if effects.ended {
-            cell.wake.notify_one();
-        }
+        touch(&mut touched, &changes);
+        self.fire_at_checkpoint(&mut exec, &cell, &mut touched)
+            .await;
+        self.follow_up(arn, &cell, effects);
         let answer = Checkpointed {
             // The service gives no token once the execution has ended.
             token: exec.may_invoke().then(|| exec.token()),
@@ -397,6 +360,42 @@ impl Engine {
             });
         }
         Ok(answer)
+    }
+
+    /// Timers due by now fire at a checkpoint too, so an SDK that polls with
+    /// empty checkpoints mid-invocation sees its waits end and its retries
+    /// ready. Failing here fails no checkpoint (that one is stored): the
+    /// driver fires them later.
+    async fn fire_at_checkpoint(
+        &self,
+        exec: &mut Execution,
+        cell: &Cell,
+        touched: &mut Vec<String>,
+    ) {
+        let Some(fired) = progress::fire_due(exec, now_ms()) else {
+            return;
+        };
+        touch(touched, &fired);
+        if let Err(e) = self.save(exec, fired, cell, false).await {
+            tracing::warn!("durable execution {}: {e:?}", exec.meta.arn);
+        }
+    }
+
+    /// What a stored checkpoint sets going: its callbacks' ids become
+    /// known, its chained invokes run, its end wakes the driver.
+    fn follow_up(self: &Arc<Self>, arn: &str, cell: &Arc<Cell>, effects: checkpoint::Effects) {
+        {
+            let mut callbacks = lock(&self.callbacks);
+            for (callback_id, op_id) in effects.callbacks {
+                callbacks.insert(callback_id, (arn.to_string(), op_id));
+            }
+        }
+        for op_id in effects.invokes {
+            super::chained::spawn(self.clone(), cell.clone(), op_id);
+        }
+        if effects.ended {
+            cell.wake.notify_one();
+        }
     }
 
     /// `GetDurableExecutionState`: a page of the operations, in order.
@@ -580,6 +579,15 @@ impl Engine {
             if self.expired(&exec) && self.store.delete(&exec.meta.arn).await.is_ok() {
                 self.forget(&exec);
             }
+        }
+    }
+}
+
+/// Adds the operations `changes` touched to `touched`, once each.
+fn touch(touched: &mut Vec<String>, changes: &Changes) {
+    for r in &changes.ops {
+        if !touched.contains(&r.op.id) {
+            touched.push(r.op.id.clone());
         }
     }
 }

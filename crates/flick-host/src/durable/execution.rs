@@ -1,9 +1,11 @@
 //! One durable execution as the host holds it: the execution's own fields
 //! (its head), its operations in the order they were first checkpointed,
-//! and its history. Nothing here changes an execution in place except
-//! [`Execution::commit`]: every change is first computed as [`Changes`],
-//! written to the store, and only then applied, so memory never runs ahead
-//! of the disk.
+//! its history, and its checkpoint tokens. What is stored changes only
+//! through [`Execution::commit`]: every change is first computed as
+//! [`Changes`], written to the store, and only then applied, so memory
+//! never runs ahead of the disk. The few fields that are not stored (what
+//! the next checkpoint answer must carry, the last answer for a retry,
+//! whether an invocation runs) are the engine's to set directly.
 
 use std::collections::HashMap;
 
@@ -144,12 +146,20 @@ pub struct Execution {
     pub invoking: bool,
 }
 
+/// What a checkpoint answers: the next token (none once the execution
+/// ended, or paused) and the operations that changed.
+#[derive(Debug, Clone)]
+pub struct Checkpointed {
+    pub token: Option<String>,
+    pub operations: Vec<Operation>,
+}
+
 #[derive(Debug, Clone)]
 pub struct LastCheckpoint {
     pub client_token: String,
     /// The checkpoint token it came with.
     pub token: String,
-    pub answer: super::engine::Checkpointed,
+    pub answer: Checkpointed,
 }
 
 impl Execution {

@@ -135,37 +135,19 @@ pub fn resumed(event_id: u64, reason: Option<&str>, now_ms: i64) -> Value {
 }
 
 fn result_of(op: &Operation) -> Option<&String> {
-    op.step_details
-        .as_ref()
-        .and_then(|d| d.result.as_ref())
-        .or_else(|| op.context_details.as_ref().and_then(|d| d.result.as_ref()))
-        .or_else(|| op.callback_details.as_ref().and_then(|d| d.result.as_ref()))
-        .or_else(|| {
-            op.chained_invoke_details
-                .as_ref()
-                .and_then(|d| d.result.as_ref())
-        })
+    op.outcome().0
 }
 
 fn error_of(op: &Operation) -> Option<&Value> {
-    op.step_details
-        .as_ref()
-        .and_then(|d| d.error.as_ref())
-        .or_else(|| op.context_details.as_ref().and_then(|d| d.error.as_ref()))
-        .or_else(|| op.callback_details.as_ref().and_then(|d| d.error.as_ref()))
-        .or_else(|| {
-            op.chained_invoke_details
-                .as_ref()
-                .and_then(|d| d.error.as_ref())
-        })
+    op.outcome().1
 }
 
+/// Both members are required by the model: no delay is 0.
 fn retry_details(op: &Operation, facts: &Facts) -> Value {
-    let mut r = json!({ "CurrentAttempt": op.step_details.as_ref().map_or(0, |d| d.attempt) });
-    if let Some(s) = facts.seconds {
-        r["NextAttemptDelaySeconds"] = s.into();
-    }
-    r
+    json!({
+        "CurrentAttempt": op.step_details.as_ref().map_or(0, |d| d.attempt),
+        "NextAttemptDelaySeconds": facts.seconds.unwrap_or(0),
+    })
 }
 
 fn started(op: &Operation, facts: &Facts) -> Value {

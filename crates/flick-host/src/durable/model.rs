@@ -191,6 +191,28 @@ pub struct Operation {
     pub chained_invoke_details: Option<ChainedInvokeDetails>,
 }
 
+impl Operation {
+    /// The result and error its details hold (a step's, a context's, a
+    /// callback's or a chained invoke's).
+    pub fn outcome(&self) -> (Option<&String>, Option<&ErrorObject>) {
+        let pairs = [
+            self.step_details.as_ref().map(|d| (&d.result, &d.error)),
+            self.context_details.as_ref().map(|d| (&d.result, &d.error)),
+            self.callback_details
+                .as_ref()
+                .map(|d| (&d.result, &d.error)),
+            self.chained_invoke_details
+                .as_ref()
+                .map(|d| (&d.result, &d.error)),
+        ];
+        pairs
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or((None, None), |(r, e)| (r.as_ref(), e.as_ref()))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContextOptions {

@@ -227,12 +227,19 @@ fn load_all(conn: &mut Connection) -> Result<Vec<Execution>, StoreError> {
         let ops = ops_stmt
             .query_map([&arn], |row| row.get::<_, String>(0))?
             .map(|text| parse::<OpRecord>(&text?))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>();
         let events = events_stmt
             .query_map([&arn], |row| row.get::<_, String>(0))?
             .map(|text| parse(&text?))
-            .collect::<Result<Vec<_>, _>>()?;
-        let head: Head = parse(&head)?;
+            .collect::<Result<Vec<_>, _>>();
+        // One unreadable execution is left where it is, not the host down.
+        let (ops, events, head) = match (ops, events, parse::<Head>(&head)) {
+            (Ok(ops), Ok(events), Ok(head)) => (ops, events, head),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                tracing::warn!("durable execution {arn} cannot be read and is left as it is: {e}");
+                continue;
+            }
+        };
         out.push(Execution::restore(
             super::execution::Meta {
                 arn,

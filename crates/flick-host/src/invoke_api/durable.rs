@@ -367,15 +367,6 @@ fn yes() -> bool {
 /// The longest pause or resume reason.
 const MAX_REASON: usize = 1024;
 
-fn check_reason(reason: &Option<String>) -> Result<(), ApiError> {
-    match reason {
-        Some(r) if r.len() > MAX_REASON => Err(ApiError::InvalidParameter(format!(
-            "Reason must be at most {MAX_REASON} characters"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 pub async fn pause(
     State(api): State<Arc<InvokeApi>>,
     caller: Option<Extension<Caller>>,
@@ -383,11 +374,11 @@ pub async fn pause(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let arn = own_execution(&uri, &caller, "PauseDurableExecution")?;
-    let input: PauseInput = json_body(&headers, body).await?;
-    check_reason(&input.reason)?;
+    let (arn, input) =
+        control_input(&uri, &caller, "PauseDurableExecution", &headers, body).await?;
+    let timeout_paused = input.execution_timeout_paused;
     api.durable
-        .pause(&arn, input.reason, input.execution_timeout_paused)
+        .pause(&arn, input.reason, timeout_paused)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -399,11 +390,28 @@ pub async fn resume(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let arn = own_execution(&uri, &caller, "ResumeDurableExecution")?;
-    let input: PauseInput = json_body(&headers, body).await?;
-    check_reason(&input.reason)?;
+    let (arn, input) =
+        control_input(&uri, &caller, "ResumeDurableExecution", &headers, body).await?;
     api.durable.resume(&arn, input.reason).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// The execution and the body of a pause or a resume.
+async fn control_input(
+    uri: &Uri,
+    caller: &Option<Extension<Caller>>,
+    operation: &str,
+    headers: &axum::http::HeaderMap,
+    body: Body,
+) -> Result<(String, PauseInput), ApiError> {
+    let arn = own_execution(uri, caller, operation)?;
+    let input: PauseInput = json_body(headers, body).await?;
+    if input.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(ApiError::InvalidParameter(format!(
+            "Reason must be at most {MAX_REASON} characters"
+        )));
+    }
+    Ok((arn, input))
 }
 
 pub async fn delete(
