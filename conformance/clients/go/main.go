@@ -91,6 +91,14 @@ func main() {
 	switch req.Op {
 	case "invoke_stream":
 		out = invokeStream(ctx, client, req)
+		// aws-sdk-go-v2's transport now and then closes the connection under a
+		// stream it is still reading ("use of closed network connection" before
+		// any event: aws/aws-sdk-go-v2#1825, #2737; the v1 SDK retries that
+		// error). The invocations here are idempotent: try such a one once more.
+		if brokeBeforeAnyEvent(out) {
+			out = invokeStream(ctx, client, req)
+			out["retriedAfterClosedConnection"] = true
+		}
 	default:
 		var ok bool
 		out, ok, err = call(ctx, client, req)
@@ -294,6 +302,14 @@ func describeError(err error) result {
 		}
 	}
 	return e
+}
+
+// brokeBeforeAnyEvent: the stream failed on a locally closed connection
+// before it delivered anything.
+func brokeBeforeAnyEvent(out result) bool {
+	e, _ := out["error"].(result)
+	events, _ := out["events"].([]result)
+	return e != nil && e["name"] == "errNetClosing" && len(events) == 0
 }
 
 func invokeStream(ctx context.Context, c *lambda.Client, req request) result {

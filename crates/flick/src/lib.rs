@@ -86,6 +86,8 @@
 // Every public item says what it is for: this crate is read through its docs.
 #![warn(missing_docs)]
 
+#[cfg(feature = "batch")]
+pub mod batch;
 mod codec;
 pub mod config;
 mod context;
