@@ -203,13 +203,13 @@ fn report(failed: Vec<(Option<String>, Error)>, total: usize) -> Result<Vec<Stri
             error_type = error.error_type(),
             "record failed: {error}"
         );
-        match id {
-            Some(id) => ids.push(id.clone()),
-            None => return Err(Error::transient(format!(
+        let Some(id) = id else {
+            let message = format!(
                 "a record without an identifier failed ({error}): the batch cannot report it alone"
-            ))
-            .with_type("BatchProcessingError")),
-        }
+            );
+            return Err(Error::transient(message).with_type("BatchProcessingError"));
+        };
+        ids.push(id.clone());
     }
     if total > 0 && failed.len() == total {
         return Err(Error::transient(format!(
