@@ -12,12 +12,12 @@ size() { stat -c %s "target/lambda/$1"; }
 cargo build --quiet --profile lambda -p example-echo
 base=$(size example-echo)
 rows=""
-for feature in metrics batch http; do
+for feature in metrics batch idempotency http; do
   cargo build --quiet --profile lambda -p example-echo --features "flick/$feature"
   with=$(size example-echo)
   rows+="| \`$feature\` enabled, unused (echo) | $with | $((with - base)) |"$'\n'
 done
-for example in example-metrics:metrics example-batch:batch example-http-axum:http; do
+for example in example-metrics:metrics example-batch:batch example-idempotency:idempotency example-http-axum:http; do
   name=${example%%:*}
   cargo build --quiet --profile lambda -p "$name"
   used=$(size "$name")

@@ -100,6 +100,8 @@ mod handler;
 #[cfg(feature = "http")]
 pub mod http;
 mod http_client;
+#[cfg(feature = "idempotency")]
+pub mod idempotency;
 mod init;
 mod invocation_loop;
 mod json_text;
