@@ -58,6 +58,15 @@ def test_only_the_failed_messages_are_reported(host, fn):
         assert host.wait_log(fn, logged), f"each failure is logged with its type ({logged})"
 
 
+def test_a_record_whose_handler_panics_is_that_records_failure(host):
+    bodies = [order(1), json.dumps({"id": "o2", "panic": True}), order(3)]
+    resp, result = host.invoke("sqs-parallel", sqs_event(bodies))
+    assert "FunctionError" not in resp, result
+    assert failures(result) == ["m2"]
+    resp, result = host.invoke("sqs-parallel", sqs_event([order(4)]))
+    assert failures(result) == [], "the sandbox serves on"
+
+
 def test_a_fifo_batch_stops_at_its_first_failure(host):
     bodies = [order(1), order(2, fail=True), order(3), order(4)]
     resp, result = host.invoke("sqs", sqs_event(bodies, queue=QUEUE + ".fifo"))

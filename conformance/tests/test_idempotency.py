@@ -8,6 +8,7 @@ runs, a missing key is a clear error. The function is examples/idempotency."""
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -28,15 +29,18 @@ def redis(tmp_path_factory):
                              "--appendonly", "no", "--dir", str(folder)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
-    while time.time() < deadline:
+    while True:
         try:
-            import socket
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
                 if s.recv(16).startswith(b"+PONG"):
                     break
         except OSError:
-            time.sleep(0.05)
+            pass
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail("redis-server did not answer PING within 10 s")
+        time.sleep(0.05)
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)

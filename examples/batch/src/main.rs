@@ -16,9 +16,13 @@ struct Order {
     id: String,
     #[serde(default)]
     fail: bool,
+    /// For the tests: a bug in the code that handles this order.
+    #[serde(default)]
+    panic: bool,
 }
 
 fn process(order: Order) -> Result<(), Error> {
+    assert!(!order.panic, "order {} hit a bug", order.id);
     if order.fail {
         return Err(
             Error::transient(format!("order {} could not be stored", order.id))
@@ -63,6 +67,7 @@ async fn dynamodb(event: DynamoDbEvent, _: Context) -> Result<Value, Error> {
             let order = Order {
                 id: image["id"]["S"].as_str().unwrap_or("-").to_string(),
                 fail: image["fail"]["BOOL"].as_bool().unwrap_or(false),
+                panic: false,
             };
             process(order)
         })

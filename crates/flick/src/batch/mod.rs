@@ -23,7 +23,8 @@
 //!
 //! Rules, as Powertools for AWS Lambda applies them:
 //! - records are processed one at a time, or up to [`Batch::concurrency`]
-//!   at once; each failure is logged with the record's id;
+//!   at once (their awaits overlap; blocking calls still run one at a
+//!   time); each failure, a panic included, is logged with the record's id;
 //! - an SQS FIFO queue's batch (its source ARN ends in `.fifo`) is
 //!   processed in order and stops at the first failure: that record and
 //!   every one after it are reported, so that none is processed out of
@@ -79,10 +80,9 @@ impl Batch {
     }
 
     /// Runs `handler` on each message; the response names the failed ones.
-    pub async fn sqs<F, Fut>(&self, event: SqsEvent, handler: F) -> Result<SqsBatchResponse, Error>
+    pub async fn sqs<F>(&self, event: SqsEvent, handler: F) -> Result<SqsBatchResponse, Error>
     where
-        F: Fn(SqsMessage) -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
+        F: AsyncFn(SqsMessage) -> Result<(), Error>,
     {
         let fifo = event
             .records
@@ -101,14 +101,13 @@ impl Batch {
 
     /// Runs `handler` on each Kinesis record; failures are reported by
     /// sequence number.
-    pub async fn kinesis<F, Fut>(
+    pub async fn kinesis<F>(
         &self,
         event: KinesisEvent,
         handler: F,
     ) -> Result<KinesisEventResponse, Error>
     where
-        F: Fn(KinesisEventRecord) -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
+        F: AsyncFn(KinesisEventRecord) -> Result<(), Error>,
     {
         let ids = event
             .records
@@ -123,14 +122,13 @@ impl Batch {
 
     /// Runs `handler` on each DynamoDB Streams record; failures are
     /// reported by sequence number.
-    pub async fn dynamodb<F, Fut>(
+    pub async fn dynamodb<F>(
         &self,
         event: DynamoDbEvent,
         handler: F,
     ) -> Result<DynamoDbEventResponse, Error>
     where
-        F: Fn(DynamoDbRecord) -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
+        F: AsyncFn(DynamoDbRecord) -> Result<(), Error>,
     {
         let ids = event
             .records
@@ -144,18 +142,18 @@ impl Batch {
     }
 
     /// Every record, up to `concurrency` at once; the ids of those that failed.
-    async fn all<R, F, Fut>(
+    async fn all<R, F>(
         &self,
         records: Vec<R>,
         ids: Vec<Option<String>>,
         handler: &F,
     ) -> Result<Vec<String>, Error>
     where
-        F: Fn(R) -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
+        F: AsyncFn(R) -> Result<(), Error>,
     {
         let total = records.len();
-        let results = bounded::join(records.into_iter().map(handler), self.concurrency).await;
+        let futures = records.into_iter().map(|r| caught(handler(r)));
+        let results = bounded::join(futures, self.concurrency).await;
         let failed: Vec<(Option<String>, Error)> = ids
             .into_iter()
             .zip(results)
@@ -167,20 +165,19 @@ impl Batch {
 
 /// An SQS FIFO batch: in order, stopping at the first failure, which and
 /// every record after it are reported.
-async fn in_order<F, Fut>(
+async fn in_order<F>(
     records: Vec<SqsMessage>,
     ids: Vec<Option<String>>,
     handler: &F,
 ) -> Result<Vec<String>, Error>
 where
-    F: Fn(SqsMessage) -> Fut,
-    Fut: Future<Output = Result<(), Error>>,
+    F: AsyncFn(SqsMessage) -> Result<(), Error>,
 {
     let total = records.len();
     let mut failed = Vec::new();
     let mut ids = ids.into_iter();
     for (record, id) in records.into_iter().zip(ids.by_ref()) {
-        if let Err(e) = handler(record).await {
+        if let Err(e) = caught(handler(record)).await {
             failed.push((id, e));
             break;
         }
@@ -191,6 +188,22 @@ where
         failed.push((id, skipped.with_type("BatchProcessingSkipped")));
     }
     report(failed, total)
+}
+
+/// A record's outcome, a panic in its handler being its failure (as an
+/// exception is in Powertools), where panics unwind: with `panic = "abort"`
+/// (the `lambda` profile) a panic ends the process, and Lambda retries the batch.
+async fn caught(work: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.as_mut().poll(cx)));
+        polled.unwrap_or_else(|_| {
+            let panicked = Error::transient("the record's handler panicked").with_type("Panic");
+            std::task::Poll::Ready(Err(panicked))
+        })
+    })
+    .await
 }
 
 /// Logs each failure; the ids to report, or the batch's failure when every

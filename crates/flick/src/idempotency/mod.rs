@@ -53,6 +53,8 @@ pub use store::{MemoryStore, Record, Status, Store};
 #[derive(Debug)]
 pub struct Idempotency<S> {
     store: S,
+    /// What the work is, so two pieces of work on one key do not meet.
+    name: String,
     key_path: Option<String>,
     validate_path: Option<String>,
     expires_after: Duration,
@@ -64,13 +66,23 @@ impl<S: Store> Idempotency<S> {
     pub fn new(store: S) -> Self {
         Idempotency {
             store,
+            name: "handler".into(),
             key_path: None,
             validate_path: None,
             expires_after: Duration::from_secs(3600),
         }
     }
 
-    /// Where the key is in the event, as a JSON Pointer (`""` is the whole event).
+    /// Names the work (default `handler`): records are per function, name
+    /// and key, so two pieces of work in one function may use the same key.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Where the key is in the event, as a JSON Pointer (`""` is the whole
+    /// event). A pointer reaches into JSON, not into a string holding JSON
+    /// (an API Gateway `body`): parse that first and use `run_keyed`.
     pub fn key_path(mut self, pointer: &str) -> Self {
         self.key_path = Some(pointer.to_string());
         self
@@ -144,23 +156,41 @@ impl<S: Store> Idempotency<S> {
         Fut: Future<Output = Result<T, Error>>,
     {
         let now = epoch_ms(SystemTime::now());
+        let expiry = i64::try_from(self.expires_after.as_millis()).unwrap_or(i64::MAX);
+        // Held until the invocation's deadline; where there is none (an HTTP
+        // server outside Lambda), for the expiry.
+        let deadline = Some(epoch_ms(context.deadline()))
+            .filter(|&d| d > now)
+            .unwrap_or(now.saturating_add(expiry));
         let claim = Record {
-            key: format!("{}#{key}", context.function_name()),
+            key: format!("{}.{}#{key}", context.function_name(), self.name),
             status: Status::InProgress,
-            expires_ms: now + self.expires_after.as_millis() as i64,
-            in_progress_until_ms: Some(epoch_ms(context.deadline())),
+            expires_ms: now.saturating_add(expiry).max(deadline),
+            in_progress_until_ms: Some(deadline),
             validation: validation.clone(),
             result: None,
+            claim_id: format!("{}#{now}", context.request_id()),
         };
         if let Some(found) = self.store.claim(&claim, now).map_err(persistence)? {
             return replay(found, validation.as_deref());
         }
-        match work().await {
+        // A panic or a dropped future must not leave the key held: the guard
+        // forgets the claim unless the work's end was recorded.
+        let guard = Release {
+            store: &self.store,
+            key: Some(claim.key.clone()),
+        };
+        let outcome = work().await;
+        let mut guard = guard;
+        let key = guard.key.take().unwrap_or_default();
+        match outcome {
             Ok(value) => {
                 let done = Record {
                     status: Status::Completed,
                     in_progress_until_ms: None,
                     result: Some(serde_json::to_string(&value)?),
+                    // Kept for the expiry from now, however long the work took.
+                    expires_ms: epoch_ms(SystemTime::now()).saturating_add(expiry),
                     ..claim
                 };
                 self.store.put(&done).map_err(persistence)?;
@@ -168,9 +198,23 @@ impl<S: Store> Idempotency<S> {
             }
             Err(e) => {
                 // Nothing is kept of failed work: a retry runs it again.
-                self.store.delete(&claim.key).map_err(persistence)?;
+                self.store.delete(&key).map_err(persistence)?;
                 Err(e)
             }
+        }
+    }
+}
+
+/// Forgets a claim on drop, unless its key was taken back.
+struct Release<'a, S: Store> {
+    store: &'a S,
+    key: Option<String>,
+}
+
+impl<S: Store> Drop for Release<'_, S> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let _ = self.store.delete(&key);
         }
     }
 }

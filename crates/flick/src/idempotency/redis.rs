@@ -3,10 +3,12 @@
 //! few commands it needs (`SET … NX PX`, `GET`, `DEL`, one compare-and-set
 //! script) in RESP2. Hand-written because the `redis` crate would add more
 //! to every binary that enables the feature than the whole SDK weighs, for
-//! four commands; it reconnects once when a connection has gone bad.
+//! four commands. Plain TCP without AUTH: not for TLS-only servers
+//! (ElastiCache Serverless) or clusters; a call blocks the thread it runs
+//! on (3 s at most per step).
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -41,39 +43,70 @@ impl RedisStore {
         }
     }
 
-    /// Sends one command; on a broken connection, connects again and resends once.
+    /// Sends one command. A connection that fails while the command is
+    /// written (one the server closed while idle) is replaced and the
+    /// command sent again; after it was written, nothing is sent twice (a
+    /// `SET NX` that ran must not be run again), and a connection that
+    /// failed mid-reply is dropped so no late reply answers another command.
     fn command(&self, args: &[&[u8]]) -> io::Result<Reply> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let request = encode(args);
         for attempt in 0..2 {
             if conn.is_none() {
-                let stream = TcpStream::connect(&self.addr)?;
-                stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-                stream.set_nodelay(true)?;
-                *conn = Some(BufReader::new(stream));
+                *conn = Some(connect(&self.addr)?);
             }
             let Some(reader) = conn.as_mut() else {
                 continue;
             };
-            match round_trip(reader, args) {
-                Ok(reply) => return Ok(reply),
-                Err(e) if attempt == 0 && e.kind() != io::ErrorKind::InvalidData => *conn = None,
-                Err(e) => return Err(e),
+            if let Err(e) = reader.get_mut().write_all(&request) {
+                *conn = None;
+                if attempt == 0 {
+                    continue;
+                }
+                return Err(e);
             }
+            let reply = read_reply(reader);
+            if matches!(&reply, Err(e) if !is_server_error(e)) {
+                *conn = None;
+            }
+            return reply;
         }
         Err(io::Error::other("no connection to Redis"))
     }
 }
 
-fn round_trip(reader: &mut BufReader<TcpStream>, args: &[&[u8]]) -> io::Result<Reply> {
+/// A connection with bounded waits: connecting, writing and reading each
+/// give up after a few seconds rather than outlast the invocation.
+fn connect(addr: &str) -> io::Result<BufReader<TcpStream>> {
+    let limit = Duration::from_secs(3);
+    let target = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{addr} has no address")))?;
+    let stream = TcpStream::connect_timeout(&target, limit)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.set_write_timeout(Some(limit))?;
+    stream.set_nodelay(true)?;
+    Ok(BufReader::new(stream))
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
         out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
-    reader.get_mut().write_all(&out)?;
-    read_reply(reader)
+    out
 }
+
+/// A whole `-ERR …` reply: the connection is still in step.
+fn is_server_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidData && e.to_string().starts_with("Redis says: ")
+}
+
+/// The largest bulk reply taken (Redis's own limit on a string).
+const MAX_BULK: usize = 512 * 1024 * 1024;
 
 fn read_reply(reader: &mut impl BufRead) -> io::Result<Reply> {
     let mut line = String::new();
@@ -88,7 +121,10 @@ fn read_reply(reader: &mut impl BufRead) -> io::Result<Reply> {
     let (kind, rest) = line.split_at(line.len().min(1));
     match kind {
         "+" => Ok(Reply::Ok),
-        "-" => Err(bad(rest)),
+        "-" => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("Redis says: {rest}"),
+        )),
         ":" => rest
             .parse()
             .map(Reply::Int)
@@ -96,6 +132,9 @@ fn read_reply(reader: &mut impl BufRead) -> io::Result<Reply> {
         "$" if rest == "-1" => Ok(Reply::Nil),
         "$" => {
             let len: usize = rest.parse().map_err(|_| bad("a bad length"))?;
+            if len > MAX_BULK {
+                return Err(bad("a reply over 512 MiB"));
+            }
             let mut data = vec![0; len + 2];
             reader.read_exact(&mut data)?;
             data.truncate(len);
@@ -131,6 +170,10 @@ impl Store for RedisStore {
                 continue;
             };
             let parsed: Record = serde_json::from_slice(&found).map_err(io::Error::other)?;
+            if parsed.claim_id == record.claim_id {
+                // Our own claim, whose answer was lost: it is ours.
+                return Ok(None);
+            }
             if parsed.is_live(now_ms) {
                 return Ok(Some(parsed));
             }

@@ -31,6 +31,9 @@ pub struct Record {
     pub validation: Option<String>,
     /// The result, as JSON.
     pub result: Option<String>,
+    /// Which request made the claim (a store may find its own claim again).
+    #[serde(default)]
+    pub claim_id: String,
 }
 
 impl Record {
@@ -116,6 +119,7 @@ mod tests {
             in_progress_until_ms: until,
             validation: None,
             result: None,
+            claim_id: "c1".into(),
         }
     }
 
