@@ -177,14 +177,12 @@ pub(super) async fn invoke(
             Err(ScheduleError::Throttled) => tokio::time::sleep(THROTTLE_DELAY).await,
             Err(ScheduleError::ShuttingDown) => return None,
             Err(ScheduleError::NotFound) => {
-                let error = error_object(
-                    "ResourceNotFoundException",
-                    &format!("Function not found: {function}"),
-                );
-                return Some(InvokeOutcome::FunctionError(Bytes::from(
-                    json!({"errorType": error["ErrorType"], "errorMessage": error["ErrorMessage"]})
-                        .to_string(),
-                )));
+                // In the shape of a function error, as every other failure here.
+                let body = json!({
+                    "errorType": "ResourceNotFoundException",
+                    "errorMessage": format!("Function not found: {function}"),
+                });
+                return Some(InvokeOutcome::FunctionError(Bytes::from(body.to_string())));
             }
         }
     }

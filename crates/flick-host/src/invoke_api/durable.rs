@@ -82,13 +82,9 @@ fn allowed(
     }
 }
 
-/// The `index`th path segment after the API version, percent-decoded (ARNs
-/// and callback ids arrive with `:` and `/` escaped).
+/// An ARN's or a callback id's path segment, percent-decoded.
 fn segment(uri: &Uri, index: usize) -> Result<String, ApiError> {
-    let raw = uri.path().split('/').nth(index + 2).unwrap_or("");
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
+    super::inputs::decoded_segment(uri, index)
         .map_err(|_| ApiError::InvalidParameter("the path is not valid UTF-8".into()))
 }
 

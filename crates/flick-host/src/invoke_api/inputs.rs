@@ -208,12 +208,22 @@ fn decode_client_context(b64: &str) -> Result<String, ApiError> {
     }
 }
 
-/// The path's segment `index` after the API version, percent-decoded.
-fn path_segment(uri: &Uri, index: usize) -> Result<String, ApiError> {
+/// The path's segment `index` after the API version, percent-decoded
+/// (names, ARNs and callback ids arrive with `:` and `/` escaped); when it
+/// is not UTF-8, its lossy decoding, for the caller's error.
+pub(super) fn decoded_segment(uri: &Uri, index: usize) -> Result<String, String> {
     let raw = uri.path().split('/').nth(index + 2).unwrap_or("");
     let decoded = percent_encoding::percent_decode_str(raw);
-    decoded.clone().decode_utf8().map(|s| s.into_owned()).map_err(|_| {
-        let lossy = decoded.decode_utf8_lossy();
+    decoded
+        .clone()
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| decoded.decode_utf8_lossy().into_owned())
+}
+
+/// A function name's path segment, refused as the service refuses a name.
+fn path_segment(uri: &Uri, index: usize) -> Result<String, ApiError> {
+    decoded_segment(uri, index).map_err(|lossy| {
         ApiError::Validation(names::validation_message(&[format!(
             "Value '{lossy}' at 'functionName' failed to satisfy constraint: Member must be valid UTF-8"
         )]))

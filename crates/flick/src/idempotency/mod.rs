@@ -176,13 +176,12 @@ impl<S: Store> Idempotency<S> {
         }
         // A panic or a dropped future must not leave the key held: the guard
         // forgets the claim unless the work's end was recorded.
-        let guard = Release {
+        let mut release = Release {
             store: &self.store,
             key: Some(claim.key.clone()),
         };
         let outcome = work().await;
-        let mut guard = guard;
-        let key = guard.key.take().unwrap_or_default();
+        let key = release.key.take().unwrap_or_default();
         match outcome {
             Ok(value) => {
                 let done = Record {
