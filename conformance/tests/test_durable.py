@@ -352,9 +352,14 @@ def test_the_checkpoint_service_refuses_bad_tokens_and_updates(host, probe_dir):
     assert refused([{"Id": "a", "Type": "EXECUTION", "Action": "SUCCEED"},
                     {"Id": "s", "Type": "STEP", "Action": "START"}]) == "EXECUTION checkpoint must be the last update."
     # Nothing of a refused checkpoint was kept: the token still works.
+    start_s1 = [{"Id": "s1", "Type": "STEP", "Action": "START", "Name": "one"}]
     done = c.checkpoint_durable_execution(DurableExecutionArn=arn, CheckpointToken=token,
-                                          Updates=[{"Id": "s1", "Type": "STEP", "Action": "START", "Name": "one"}])
+                                          Updates=start_s1, ClientToken="retry-1")
     assert [op["Id"] for op in done["NewExecutionState"]["Operations"]] == ["s1"]
+    # A retry of that request (same client token, same token) gets the same answer.
+    retry = c.checkpoint_durable_execution(DurableExecutionArn=arn, CheckpointToken=token,
+                                           Updates=start_s1, ClientToken="retry-1")
+    assert retry["CheckpointToken"] == done["CheckpointToken"]
     assert done["NewExecutionState"]["Operations"][0]["Status"] == "STARTED"
     assert refused([], tok=token).startswith("Invalid checkpoint token"), "a used token is refused"
     again = c.checkpoint_durable_execution(DurableExecutionArn=arn, CheckpointToken=done["CheckpointToken"], Updates=[
@@ -514,3 +519,20 @@ def test_with_access_keys_each_function_signs_with_a_key_of_its_own(host_factory
     assert result == SNOOPED, result
     keyed.client.stop_durable_execution(DurableExecutionArn=target)
     keyed.stop()
+
+
+def test_delete_forgets_an_ended_execution_only(host):
+    from urllib.parse import quote
+    arn = start(host, "sleeper", {"seconds": 60})
+    path = f"/2025-12-01/durable-executions/{quote(arn, safe='')}"
+    status, headers, _ = host.http("DELETE", path)
+    assert (status, headers.get("x-amzn-errortype")) == (409, "ResourceConflictException"), "not while it runs"
+    host.client.stop_durable_execution(DurableExecutionArn=arn)
+    status, _, body = host.http("DELETE", path)
+    assert status == 202 and "DeletionRequestTimestamp" in json.loads(body)
+    with pytest.raises(ClientError) as err:
+        host.client.get_durable_execution(DurableExecutionArn=arn)
+    assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    names = [x["DurableExecutionArn"] for x in
+             host.client.list_durable_executions_by_function(FunctionName="sleeper", MaxItems=1000)["DurableExecutions"]]
+    assert arn not in names
