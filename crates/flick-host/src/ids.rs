@@ -37,12 +37,52 @@ pub fn apigw_request_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(&bytes[..11])
 }
 
-/// An X-Ray style trace header: `Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0`.
-pub fn trace_header() -> String {
-    let secs = clock::epoch_ms(SystemTime::now()) / 1000;
+/// The X-Ray trace header an invocation gets:
+/// `Root=1-<epoch hex>-<96 bits>;Parent=<64 bits>;Sampled=<0|1>`.
+///
+/// A caller's `X-Amzn-Trace-Id` that names a well-formed root is passed on,
+/// as Lambda does in its default `PassThrough` mode: its root, its parent
+/// (or a fresh one, standing for the segment Lambda would add), its sampling
+/// decision (or the function's). Anything else starts a trace here, sampled
+/// when the function has active tracing (Lambda samples by the X-Ray
+/// sampling rules then; the host samples every request).
+pub fn trace_header(caller: Option<&str>, active: bool) -> String {
+    let field = |key: &str| {
+        caller?
+            .split(';')
+            .find_map(|pair| pair.trim().strip_prefix(key)?.strip_prefix('='))
+    };
+    let root = field("Root").filter(|root| {
+        let mut parts = root.split('-');
+        parts.next() == Some("1")
+            && is_hex(parts.next(), 8)
+            && is_hex(parts.next(), 24)
+            && parts.next().is_none()
+    });
     let random = random_u128();
-    let (root, parent) = (random >> 32, random as u64);
-    format!("Root=1-{secs:08x}-{root:024x};Parent={parent:016x};Sampled=0")
+    let root = root.map_or_else(
+        || {
+            let secs = clock::epoch_ms(SystemTime::now()) / 1000;
+            format!("1-{secs:08x}-{:024x}", random >> 32)
+        },
+        |caller| caller.to_ascii_lowercase(),
+    );
+    let parent = field("Parent").filter(|p| is_hex(Some(p), 16));
+    let parent = parent.map_or_else(
+        || format!("{:016x}", random as u64),
+        str::to_ascii_lowercase,
+    );
+    let sampled = match field("Sampled") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => active,
+    };
+    let sampled = u8::from(sampled);
+    format!("Root={root};Parent={parent};Sampled={sampled}")
+}
+
+fn is_hex(part: Option<&str>, len: usize) -> bool {
+    part.is_some_and(|p| p.len() == len && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -74,7 +114,7 @@ mod tests {
 
     #[test]
     fn trace_header_has_xray_shape() {
-        let h = trace_header();
+        let h = trace_header(None, false);
         let (root, rest) = h.strip_prefix("Root=1-").unwrap().split_once(';').unwrap();
         let (epoch, random) = root.split_once('-').unwrap();
         assert_eq!((epoch.len(), random.len()), (8, 24));
@@ -89,6 +129,30 @@ mod tests {
             .chain(random.chars())
             .chain(parent.chars())
             .all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(trace_header(), h);
+        assert_ne!(trace_header(None, false), h);
+        assert!(trace_header(None, true).ends_with(";Sampled=1"));
+    }
+
+    #[test]
+    fn a_callers_trace_is_passed_on_when_it_names_a_root() {
+        let root = "1-5759e988-bd862e3fe1be46a994272793";
+        let full = format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1");
+        assert_eq!(trace_header(Some(&full), false), full);
+        let sampled_by_function = trace_header(Some(&format!("Self=1-1-2;Root={root}")), true);
+        assert!(sampled_by_function.starts_with(&format!("Root={root};Parent=")));
+        assert!(
+            sampled_by_function.ends_with(";Sampled=1"),
+            "{sampled_by_function}"
+        );
+        let unsampled = trace_header(Some(&format!("Root={root};Parent=zz;Sampled=0")), true);
+        assert!(unsampled.ends_with(";Sampled=0") && !unsampled.contains("zz"));
+        for bad in [
+            "Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a99427279;Sampled=1",
+            "Root=2-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e98g-bd862e3fe1be46a994272793",
+        ] {
+            assert!(!trace_header(Some(bad), false).contains("5759e98"), "{bad}");
+        }
     }
 }

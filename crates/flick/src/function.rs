@@ -133,7 +133,10 @@ impl<S: Sync + 'static> Function<S> {
     pub(crate) fn serve(self, handler: impl Invoke<S> + 'static) -> ! {
         let mut trace = StartupTrace::begin();
         let env = RuntimeEnv::from_process();
+        #[cfg(not(feature = "opentelemetry"))]
         logging::install(env.log);
+        #[cfg(feature = "opentelemetry")]
+        let telemetry = crate::otel::install(env.log, &env.function);
         panic::install(env.api.as_ref());
         let Some(api) = env.api.as_ref() else {
             // Nowhere to send an init error: say it where a person will look.
@@ -150,6 +153,13 @@ impl<S: Sync + 'static> Function<S> {
             fail_init(
                 api,
                 Error::fatal(message).with_type("Runtime.InvalidEnvironment"),
+            );
+        }
+        #[cfg(feature = "opentelemetry")]
+        if let Err(message) = telemetry {
+            fail_init(
+                api,
+                Error::fatal(message).with_type("Runtime.OpenTelemetry"),
             );
         }
         if self.on_shutdown.is_some() {

@@ -21,9 +21,9 @@ const LINE_BUFFER: usize = 8 * 1024;
 /// A request to send: the path is given in pieces so that a request id can be
 /// spliced in without building a `String`.
 pub(crate) struct Request<'a> {
-    pub(crate) method: &'static str,
+    pub(crate) method: &'a str,
     pub(crate) path: &'a [&'a str],
-    pub(crate) headers: &'a [(&'static str, &'a str)],
+    pub(crate) headers: &'a [(&'a str, &'a str)],
     pub(crate) body: &'a [u8],
 }
 
@@ -41,6 +41,10 @@ pub(crate) struct HttpClient {
     buf: Box<[u8]>,
     pos: usize,
     len: usize,
+    /// Read, write and connect limit: the OTLP exporter talks to a peer that
+    /// may hang, unlike the Runtime API, whose waits are the protocol.
+    #[cfg(feature = "opentelemetry")]
+    timeout: Option<std::time::Duration>,
 }
 
 impl HttpClient {
@@ -53,6 +57,17 @@ impl HttpClient {
             buf: vec![0; LINE_BUFFER].into_boxed_slice(),
             pos: 0,
             len: 0,
+            #[cfg(feature = "opentelemetry")]
+            timeout: None,
+        }
+    }
+
+    /// A client whose connects, reads and writes each give up after `limit`.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn with_timeout(endpoint: &Endpoint, limit: std::time::Duration) -> Self {
+        Self {
+            timeout: Some(limit),
+            ..Self::new(endpoint)
         }
     }
 
@@ -115,7 +130,10 @@ impl HttpClient {
         head.extend_from_slice(b"\r\n");
 
         if self.stream.is_none() {
+            #[cfg(not(feature = "opentelemetry"))]
             let stream = TcpStream::connect(self.endpoint.addr)?;
+            #[cfg(feature = "opentelemetry")]
+            let stream = self.connect()?;
             // Small writes must leave at once, not wait for the peer's ACK.
             stream.set_nodelay(true)?;
             self.stream = Some(stream);
@@ -268,6 +286,17 @@ impl HttpClient {
 
     fn stream(&mut self) -> io::Result<&mut TcpStream> {
         self.stream.as_mut().ok_or_else(not_connected)
+    }
+
+    #[cfg(feature = "opentelemetry")]
+    fn connect(&self) -> io::Result<TcpStream> {
+        let Some(limit) = self.timeout else {
+            return TcpStream::connect(self.endpoint.addr);
+        };
+        let stream = TcpStream::connect_timeout(&self.endpoint.addr, limit)?;
+        stream.set_read_timeout(Some(limit))?;
+        stream.set_write_timeout(Some(limit))?;
+        Ok(stream)
     }
 
     fn disconnect(&mut self) {

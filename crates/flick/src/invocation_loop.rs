@@ -57,6 +57,8 @@ impl<S, H: Invoke<S>> Loop<'_, S, H> {
             if cold {
                 startup_trace::write_once();
             }
+            #[cfg(feature = "opentelemetry")]
+            let span = crate::otel::InvocationSpan::enter(&record, self.function);
             let context = Context {
                 invocation: Arc::clone(&record),
                 function: Arc::clone(self.function),
@@ -102,6 +104,8 @@ impl<S, H: Invoke<S>> Loop<'_, S, H> {
                 (sent, outcome)
             };
             current::leave();
+            #[cfg(feature = "opentelemetry")]
+            span.end(outcome.as_ref().err());
             match (sent, outcome) {
                 (Err(ApiError::Io(e)), _) => exit_with(&format!("lost the Runtime API: {e}")),
                 (_, Err(error)) if error.kind() == Kind::Fatal => exit_with(

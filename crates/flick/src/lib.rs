@@ -108,6 +108,8 @@ mod json_text;
 mod logging;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod panic;
 #[cfg(feature = "http")]
 mod responder;

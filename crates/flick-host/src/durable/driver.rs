@@ -169,6 +169,7 @@ pub(super) async fn invoke(
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
+            trace: None,
             stream: None,
         };
         match engine.scheduler.invoke(function, req).await {

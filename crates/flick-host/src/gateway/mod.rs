@@ -134,12 +134,17 @@ impl Gateway {
         };
 
         let invocation_id = crate::ids::uuid().to_string();
+        // API Gateway passes a client's trace on, as the Invoke API does.
+        let trace = (request.headers.get("x-amzn-trace-id"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let invoke = InvokeRequest {
             request_id: invocation_id.clone(),
             payload: Bytes::from(event.to_string()),
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
+            trace,
             stream: None,
         };
         let streamed = Streamed::start(&self.scheduler, &target.function, invoke)

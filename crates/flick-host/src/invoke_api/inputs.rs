@@ -34,6 +34,8 @@ pub struct InvokeHeaders {
     /// Decoded JSON, as the Runtime API passes it on.
     pub client_context: Option<String>,
     pub tenant_id: Option<String>,
+    /// The caller's `X-Amzn-Trace-Id`.
+    pub trace: Option<String>,
 }
 
 impl InvokeApi {
@@ -125,11 +127,13 @@ pub fn invoke_headers(
         .transpose()?;
     let tenant_id = single(headers, "x-amz-tenant-id")?.map(str::to_string);
     check_tenant(function, tenant_id.as_deref())?;
+    let trace = single(headers, "x-amzn-trace-id")?.map(str::to_string);
     Ok(InvokeHeaders {
         invocation_type,
         tail,
         client_context,
         tenant_id,
+        trace,
     })
 }
 

@@ -75,6 +75,7 @@ async fn run(
         client_context: h.client_context,
         cognito_identity: None,
         tenant_id: h.tenant_id,
+        trace: h.trace,
         stream: None,
     };
     let streamed = Streamed::start(&api.scheduler, &function.config.name, req)

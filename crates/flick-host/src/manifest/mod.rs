@@ -114,6 +114,9 @@ pub struct FunctionConfig {
     pub artifact: Option<Artifact>,
     /// Set when the function runs durable executions (`[durable]`).
     pub durable: Option<DurableConfig>,
+    /// `tracing = "Active"`: the trace headers the host starts are sampled
+    /// (Lambda's `TracingConfig` mode; `PassThrough` is the default).
+    pub tracing_active: bool,
 }
 
 /// Why a manifest was refused. The message names the key and, when known, its line.
@@ -252,6 +255,8 @@ struct RawFunction {
     artifact: Option<RawArtifact>,
     #[serde(default)]
     durable: Option<Spanned<RawDurable>>,
+    #[serde(default)]
+    tracing: Option<Spanned<String>>,
 }
 
 fn default_memory() -> Spanned<u64> {
@@ -415,6 +420,13 @@ impl Manifest {
                     &[("shared", false), ("per_tenant", true)],
                 )?
                 .unwrap_or(false);
+            let tracing_active = check
+                .choice(
+                    &key("tracing"),
+                    &f.tracing,
+                    &[("PassThrough", false), ("Active", true)],
+                )?
+                .unwrap_or(false);
             let network = check.choice(
                 &key("network"),
                 &f.network,
@@ -483,6 +495,7 @@ impl Manifest {
                     http,
                     artifact,
                     durable,
+                    tracing_active,
                 },
             );
         }

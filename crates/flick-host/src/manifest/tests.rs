@@ -149,6 +149,18 @@ fn provisioned_beyond_concurrency() {
     );
 }
 
+#[test]
+fn tracing_mode_is_lambdas_and_a_typo_is_named() {
+    let m = parse("[functions.a]\ncommand = [\"x\"]\ntracing = \"Active\"\n[functions.b]\ncommand = [\"x\"]\n")
+        .unwrap();
+    assert!(m.functions["a"].tracing_active && !m.functions["b"].tracing_active);
+    let e = error_of("[functions.a]\ncommand = [\"x\"]\ntracing = \"active\"\n");
+    assert!(
+        e.contains("functions.a.tracing") && e.contains("line 3") && e.contains("PassThrough"),
+        "{e}"
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -143,6 +143,7 @@ async fn deliver(ctx: &Ctx, event: QueuedEvent) {
         client_context: event.event.client_context.clone(),
         cognito_identity: None,
         tenant_id: event.event.tenant_id.clone(),
+        trace: None,
         stream: None,
     };
     let result = ctx.scheduler.invoke(ctx.name(), request).await;

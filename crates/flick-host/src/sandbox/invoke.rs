@@ -33,6 +33,9 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,
     pub tenant_id: Option<String>,
+    /// The caller's `X-Amzn-Trace-Id`, passed on when well formed (see
+    /// [`crate::ids::trace_header`]).
+    pub trace: Option<String>,
     /// Where a streamed response goes as it arrives; without one, the host
     /// collects it into the outcome.
     pub stream: Option<StreamSink>,
@@ -212,7 +215,10 @@ impl Sandbox {
             payload: req.payload.clone(),
             deadline_ms: clock::epoch_ms(SystemTime::now() + timeout),
             function_arn: self.function.arn.clone(),
-            trace_id: crate::ids::trace_header(),
+            trace_id: crate::ids::trace_header(
+                req.trace.as_deref(),
+                self.function.config.tracing_active,
+            ),
             client_context: req.client_context.clone(),
             cognito_identity: req.cognito_identity.clone(),
             tenant_id: req.tenant_id.clone(),

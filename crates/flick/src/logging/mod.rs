@@ -64,6 +64,28 @@ pub(crate) fn install(settings: LogSettings) {
     ));
 }
 
+/// Makes `tracing-subscriber`'s registry, with the log lines filtered by
+/// level and `beside` (which sees every span and event), the process's
+/// subscriber.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn install_beside<L>(settings: LogSettings, beside: L)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync,
+{
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer;
+
+    let _ = FORMAT.set(settings.format);
+    let lines = subscriber::LineLayer {
+        format: settings.format,
+    }
+    .with_filter(tracing_subscriber::filter::LevelFilter::from_level(
+        settings.level,
+    ));
+    let registry = tracing_subscriber::registry().with(beside).with(lines);
+    let _ = tracing::dispatcher::set_global_default(tracing::Dispatch::new(registry));
+}
+
 /// The format in force (text until [`install`] ran).
 pub(crate) fn format() -> LogFormat {
     FORMAT.get().copied().unwrap_or(LogFormat::Text)

@@ -3,7 +3,9 @@
 //! Hand-written instead of `tracing-subscriber` because that crate's `fmt` and
 //! `registry` cost tens of KB and a span store that a short-lived invocation
 //! does not need. It filters by level only; span fields are not recorded
-//! (the request id, which spans usually carry, is stamped by `line`).
+//! (the request id, which spans usually carry, is stamped by `line`). With
+//! the `opentelemetry` feature the same lines come from [`LineLayer`] and
+//! spans are kept by `tracing-subscriber`'s registry.
 
 use std::fmt::{self, Debug};
 
@@ -48,25 +50,43 @@ impl Subscriber for LineSubscriber {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        line::with_buffer(|buffer| {
-            let mut line = Line::start(buffer, self.format, *event.metadata().level());
-            // The message first, whatever its place among the fields, so text
-            // lines read `message key=value`.
-            event.record(&mut Fields {
-                line: &mut line,
-                message: true,
-            });
-            event.record(&mut Fields {
-                line: &mut line,
-                message: false,
-            });
-            line.finish();
-        });
+        write_event(self.format, event);
     }
 
     fn enter(&self, _: &Id) {}
 
     fn exit(&self, _: &Id) {}
+}
+
+fn write_event(format: LogFormat, event: &Event<'_>) {
+    line::with_buffer(|buffer| {
+        let mut line = Line::start(buffer, format, *event.metadata().level());
+        // The message first, whatever its place among the fields, so text
+        // lines read `message key=value`.
+        event.record(&mut Fields {
+            line: &mut line,
+            message: true,
+        });
+        event.record(&mut Fields {
+            line: &mut line,
+            message: false,
+        });
+        line.finish();
+    });
+}
+
+/// The same lines as a layer, beside others (the OpenTelemetry bridge) on
+/// `tracing-subscriber`'s registry, which then keeps the spans.
+#[cfg(feature = "opentelemetry")]
+pub(crate) struct LineLayer {
+    pub(crate) format: LogFormat,
+}
+
+#[cfg(feature = "opentelemetry")]
+impl<S: Subscriber> tracing_subscriber::Layer<S> for LineLayer {
+    fn on_event(&self, event: &Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        write_event(self.format, event);
+    }
 }
 
 /// Writes either the `message` field or all the others.
