@@ -12,16 +12,22 @@ size() { stat -c %s "target/lambda/$1"; }
 cargo build --quiet --profile lambda -p example-echo
 base=$(size example-echo)
 rows=""
-for feature in metrics batch idempotency http; do
+for feature in metrics batch idempotency idempotency-dynamodb http opentelemetry; do
   cargo build --quiet --profile lambda -p example-echo --features "flick/$feature"
   with=$(size example-echo)
   rows+="| \`$feature\` enabled, unused (echo) | $with | $((with - base)) |"$'\n'
 done
-for example in example-metrics:metrics example-batch:batch example-idempotency:idempotency example-http-axum:http; do
-  name=${example%%:*}
-  cargo build --quiet --profile lambda -p "$name"
+# package:feature[:cargo flags]; example-idempotency's default feature adds
+# the DynamoDB store, so its Redis/memory build is measured without it.
+for example in example-metrics:metrics example-batch:batch \
+    "example-idempotency:idempotency:--no-default-features" \
+    example-idempotency:idempotency-dynamodb example-http-axum:http \
+    example-otel-traces:opentelemetry; do
+  IFS=: read -r name feature flags <<<"$example"
+  # shellcheck disable=SC2086 # flags is empty or one flag
+  cargo build --quiet --profile lambda -p "$name" $flags
   used=$(size "$name")
-  rows+="| \`${example##*:}\` used (\`$name\`) | $used | $((used - base)) |"$'\n'
+  rows+="| \`$feature\` used (\`$name\`) | $used | $((used - base)) |"$'\n'
 done
 # Leave the plain echo built, as bench/sdk/run.sh expects it.
 cargo build --quiet --profile lambda -p example-echo
@@ -40,5 +46,7 @@ test "$(size example-echo)" = "$base"
   echo
   echo "A feature that is enabled but unused costs what its code the linker keeps; a function"
   echo "that does not enable it carries none of it (the first row is the echo of bench/sdk/RESULTS.md)."
+  echo "\`opentelemetry\` has no unused state: enabled, it installs the exporter and traces every"
+  echo "invocation, so its echo row is the cost of tracing a function that opens no spans itself."
 } > "$out"
 cat "$out"

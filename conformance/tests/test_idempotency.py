@@ -1,7 +1,9 @@
 """`flick::idempotency` (feature `idempotency`): a charge made once per
 order id, its result replayed to repeats, with a real Redis server (Debian's
-redis-server, started here on a free port) shared by every sandbox, and with
-the in-memory store. Checked: the replayed result is the stored one (same
+redis-server, started here on a free port) shared by every sandbox, with a
+DynamoDB table (moto's DynamoDB-compatible server, Apache-2.0, through the
+AWS SDK for Rust: feature `idempotency-dynamodb`) and with the in-memory
+store. Checked: the replayed result is the stored one (same
 charge id), a repeat with another amount is refused, a failed charge leaves
 nothing (the retry charges), a concurrent repeat is refused while the first
 runs, a missing key is a clear error. The function is examples/idempotency."""
@@ -16,6 +18,9 @@ import time
 import pytest
 
 from conftest import cargo_bin, free_port
+from dynamodb_local import CREDENTIALS, client, create_table, start_moto
+
+TABLE = "idempotency"
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +52,24 @@ def redis(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def host(make_host, redis):
+def dynamodb(tmp_path_factory):
+    with start_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+        create_table(endpoint, TABLE)
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def host(make_host, redis, dynamodb):
     binary = cargo_bin("example-idempotency")
+    table_env = dict(CREDENTIALS, AWS_ENDPOINT_URL_DYNAMODB=dynamodb, IDEMPOTENCY_TABLE=TABLE)
     return make_host({
-        # Redis on the host's loopback: the function shares the host's network.
+        # Redis and DynamoDB on the host's loopback: the functions share the host's network.
         "charge": {"command": [binary], "env": {"REDIS_ADDR": redis}, "network": "host",
                    "timeout_s": 10, "max_concurrency": 4},
+        "charge-dynamodb": {"command": [binary], "env": table_env, "network": "host",
+                            "timeout_s": 10, "max_concurrency": 4},
+        "charge-no-table": {"command": [binary], "env": dict(table_env, IDEMPOTENCY_TABLE="no-such-table"),
+                            "network": "host", "timeout_s": 10, "max_concurrency": 1},
         "charge-memory": {"command": [binary], "timeout_s": 10, "max_concurrency": 1},
     }, name="idempotency")
 
@@ -62,7 +79,7 @@ def charge(host, fn, **order):
     return resp.get("FunctionError"), result
 
 
-@pytest.mark.parametrize("fn", ["charge", "charge-memory"])
+@pytest.mark.parametrize("fn", ["charge", "charge-dynamodb", "charge-memory"])
 def test_a_repeat_gets_the_first_result_not_a_second_charge(host, fn):
     key = f"order-{fn}-1"
     error, first = charge(host, fn, order_id=key, amount=42)
@@ -75,7 +92,7 @@ def test_a_repeat_gets_the_first_result_not_a_second_charge(host, fn):
     assert error == "Unhandled" and refused["errorType"] == "IdempotencyValidationError", refused
 
 
-@pytest.mark.parametrize("fn", ["charge", "charge-memory"])
+@pytest.mark.parametrize("fn", ["charge", "charge-dynamodb", "charge-memory"])
 def test_a_failed_charge_leaves_nothing_and_a_missing_key_is_named(host, fn):
     key = f"order-{fn}-fail"
     error, failed = charge(host, fn, order_id=key, amount=5, fail=True)
@@ -86,19 +103,41 @@ def test_a_failed_charge_leaves_nothing_and_a_missing_key_is_named(host, fn):
     assert missing["errorType"] == "IdempotencyKeyError" and "/order_id" in missing["errorMessage"]
 
 
-def test_a_concurrent_repeat_is_refused_while_the_first_runs(host):
-    """Two sandboxes, one Redis: the second request finds the key in progress."""
+@pytest.mark.parametrize("fn", ["charge", "charge-dynamodb"])
+def test_a_concurrent_repeat_is_refused_while_the_first_runs(host, fn):
+    """Two sandboxes, one store: the second request finds the key in progress."""
     results = {}
 
     def slow():
-        results["first"] = charge(host, "charge", order_id="order-slow", amount=1, sleep_ms=1500)
+        results["first"] = charge(host, fn, order_id="order-slow", amount=1, sleep_ms=1500)
 
     first = threading.Thread(target=slow)
     first.start()
     time.sleep(0.5)
-    error, second = charge(host, "charge", order_id="order-slow", amount=1, sleep_ms=1500)
+    error, second = charge(host, fn, order_id="order-slow", amount=1, sleep_ms=1500)
     first.join()
     assert results["first"][0] is None, results
     assert error == "Unhandled" and second["errorType"] == "IdempotencyAlreadyInProgressError", second
-    error, later = charge(host, "charge", order_id="order-slow", amount=1)
+    error, later = charge(host, fn, order_id="order-slow", amount=1)
     assert later == results["first"][1], "once done, the result is replayed"
+
+
+def test_dynamodb_items_have_powertools_layout(host, dynamodb):
+    """What a Powertools table (TTL on `expiration`) holds: the key scoped by
+    function and name, the status, expiry in epoch seconds, the result."""
+    error, first = charge(host, "charge-dynamodb", order_id="order-layout", amount=7)
+    assert error is None, first
+    items = client(dynamodb).scan(TableName=TABLE)["Items"]
+    [item] = [i for i in items if '"order-layout"' in i["id"]["S"]]
+    assert item["id"]["S"] == 'charge-dynamodb.handler#"order-layout"', item
+    assert item["status"]["S"] == "COMPLETED"
+    assert json.loads(item["data"]["S"]) == first
+    expiration = int(item["expiration"]["N"])
+    assert time.time() + 3500 < expiration <= time.time() + 3601, "an hour, in seconds"
+    assert "validation" in item
+
+
+def test_a_missing_table_is_a_persistence_error_naming_it(host):
+    error, refused = charge(host, "charge-no-table", order_id="order-x", amount=1)
+    assert error == "Unhandled" and refused["errorType"] == "IdempotencyPersistenceLayerError", refused
+    assert "ResourceNotFoundException" in refused["errorMessage"], refused

@@ -1,8 +1,10 @@
 //! A payment charged once per order: the event's `order_id` is the
 //! idempotency key and its `amount` must match on a repeat. A repeat gets
 //! the first charge's result (same `charge_id`) instead of a second charge.
-//! The store is Redis or Valkey at `REDIS_ADDR` when set (shared by every
-//! sandbox), else this process's memory.
+//! The store is the DynamoDB table `IDEMPOTENCY_TABLE` when set (with the
+//! credentials, region and endpoint the environment gives the AWS SDK), else
+//! Redis or Valkey at `REDIS_ADDR` when set (both shared by every sandbox),
+//! else this process's memory.
 //!
 //! For the tests, `fail: true` makes the charge fail (a retry charges
 //! again) and `sleep_ms` makes it slow (a concurrent repeat is refused as in
@@ -17,9 +19,12 @@ use serde_json::{json, Value};
 type State = Idempotency<Box<dyn Store + Send + Sync>>;
 
 fn init(_: &mut Init) -> Result<State, Error> {
-    let store: Box<dyn Store + Send + Sync> = match std::env::var("REDIS_ADDR") {
-        Ok(addr) => Box::new(RedisStore::new(addr)),
-        Err(_) => Box::new(MemoryStore::default()),
+    let table = std::env::var("IDEMPOTENCY_TABLE").ok();
+    let store: Box<dyn Store + Send + Sync> = match (table, std::env::var("REDIS_ADDR")) {
+        #[cfg(feature = "dynamodb")]
+        (Some(table), _) => Box::new(flick::idempotency::DynamoDbStore::from_env(table)?),
+        (_, Ok(addr)) => Box::new(RedisStore::new(addr)),
+        _ => Box::new(MemoryStore::default()),
     };
     Ok(Idempotency::new(store)
         .key_path("/order_id")

@@ -33,8 +33,12 @@
 //! `IdempotencyPersistenceLayerError`.
 //!
 //! Stores: [`MemoryStore`] (one process: tests, or a function with one
-//! sandbox) and [`RedisStore`] (Redis or Valkey, shared by every sandbox).
+//! sandbox), [`RedisStore`] (Redis or Valkey, shared by every sandbox) and,
+//! with the feature `idempotency-dynamodb`, `DynamoDbStore` (a DynamoDB
+//! table in Powertools' layout, through the AWS SDK for Rust).
 
+#[cfg(feature = "idempotency-dynamodb")]
+mod dynamodb;
 mod redis;
 mod store;
 
@@ -46,6 +50,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{Context, Error};
+#[cfg(feature = "idempotency-dynamodb")]
+pub use dynamodb::DynamoDbStore;
 pub use redis::RedisStore;
 pub use store::{MemoryStore, Record, Status, Store};
 
