@@ -43,6 +43,9 @@ FLICK = REPO / "target" / "release" / "flick"
 ECHO = REPO / "target" / "release" / "echo-official"
 STORE_BENCH = REPO / "target" / "release" / "examples" / "queue_store"
 RAW = REPO / "conformance" / "functions" / "python"
+# The system's interpreter: a host running as root starts sandboxes as users
+# of their own, who cannot read an interpreter under /root (pyenv's).
+PROBE_PYTHON = "/usr/bin/python3"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TRIALS = int(os.environ.get("TRIALS", "3"))
 WRK_SECONDS = int(os.environ.get("WRK_SECONDS", "5"))
@@ -62,10 +65,11 @@ def toml(v):
 
 
 class Host:
-    def __init__(self, functions, env=None):
+    def __init__(self, functions, env=None, server=None):
         self.root = Path(tempfile.mkdtemp(prefix="flick-queue-bench-"))
         self.port = free_port()
         lines = ["[server]", f'listen = "127.0.0.1:{self.port}"', 'state_dir = "state"']
+        lines += [f"{k} = {toml(v)}" for k, v in (server or {}).items()]
         for name, spec in functions.items():
             lines.append(f"[functions.{name}]")
             lines += [f"{k} = {toml(v)}" for k, v in spec.items()]
@@ -107,41 +111,69 @@ def wrk_throughput(batch_of_one):
                              capture_output=True, text=True, check=True).stdout
     finally:
         host.stop()
+    return parse_wrk(out)
+
+
+def parse_wrk(out):
+    """Accepted (non-refused) requests per second, refusals, and the p50/p99
+    latencies as wrk prints them and in milliseconds (`p99_ms`)."""
     total, secs = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out).groups()[:2]
     secs = float(secs) if "ms" not in out.split("requests in")[1].split(",")[0] else float(secs) / 1000
     non2xx = int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-    return {"accepted_per_s": (int(total) - non2xx) / secs, "refused": non2xx, "p50": lat.get("50"), "p99": lat.get("99")}
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    number, unit = re.match(r"([\d.]+)(\w+)", lat.get("99", "0ms")).groups()
+    return {"accepted_per_s": (int(total) - non2xx) / secs, "refused": non2xx, "p50": lat.get("50"),
+            "p99": lat.get("99"), "p99_ms": float(number) * scale.get(unit, 1.0)}
+
+
+def deliveries_file():
+    """Where the probe appends its deliveries: a folder the sandboxes' own
+    users may reach and write in, outside /tmp (a sandbox has its own)."""
+    parent = REPO / "target" / "bench-queue"
+    parent.mkdir(parents=True, exist_ok=True)
+    for folder in (parent, *parent.parents):
+        folder.chmod(folder.stat().st_mode | 0o111)
+    folder = Path(tempfile.mkdtemp(prefix="deliveries-", dir=parent))
+    folder.chmod(0o1777)
+    return folder / "d.jsonl"
 
 
 def delivery_latency():
-    deliveries = Path(tempfile.mkdtemp(prefix="flick-queue-deliveries-")) / "d.jsonl"
-    host = Host({"probe": {"command": [sys.executable, "-u", "raw_runtime.py"], "workdir": str(RAW),
+    deliveries = deliveries_file()
+    host = Host({"probe": {"command": [PROBE_PYTHON, "-u", "raw_runtime.py"], "workdir": str(RAW),
                            "env": {"RAW_DELIVERY_FILE": str(deliveries)}, "provisioned": 1, "max_concurrency": 1}})
-    acked = {}
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
-        for i in range(LATENCY_EVENTS + 10):
-            conn.request("POST", PATH.format("probe"), json.dumps({"action": "echo", "i": i}).encode(),
-                         {"X-Amz-Invocation-Type": "Event"})
-            resp = conn.getresponse()
-            resp.read()
-            t = time.time()
-            assert resp.status == 202, resp.status
-            if i >= 10:  # the first ten warm the path up
-                acked[resp.getheader("x-amzn-requestid")] = t
-            time.sleep(0.02)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            seen = {}
-            for line in deliveries.read_text().splitlines():
-                d = json.loads(line)
-                seen.setdefault(d["rid"], d["t"])
-            if set(acked) <= set(seen):
-                break
-            time.sleep(0.1)
+        return send_one_at_a_time([host.port], deliveries)
     finally:
         host.stop()
+
+
+def send_one_at_a_time(ports, deliveries):
+    """LATENCY_EVENTS events to `probe`, 20 ms apart, to each port in turn;
+    the delays from each 202 to the runtime's stamp of its delivery."""
+    acked = {}
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
+    for i in range(LATENCY_EVENTS + 10):
+        conn = conns[i % len(conns)]
+        conn.request("POST", PATH.format("probe"), json.dumps({"action": "echo", "i": i}).encode(),
+                     {"X-Amz-Invocation-Type": "Event"})
+        resp = conn.getresponse()
+        resp.read()
+        t = time.time()
+        assert resp.status == 202, resp.status
+        if i >= 10:  # the first ten warm the path up
+            acked[resp.getheader("x-amzn-requestid")] = t
+        time.sleep(0.02)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        seen = {}
+        for line in deliveries.read_text().splitlines():
+            d = json.loads(line)
+            seen.setdefault(d["rid"], d["t"])
+        if set(acked) <= set(seen):
+            break
+        time.sleep(0.1)
     delays = sorted((seen[rid] - t) * 1000 for rid, t in acked.items())
     return {"p50": statistics.median(delays), "p99": delays[int(len(delays) * 0.99) - 1], "max": delays[-1], "n": len(delays)}
 

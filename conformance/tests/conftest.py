@@ -665,13 +665,32 @@ def make_client(endpoint):
     )
 
 
+# FLICK_TEST_STORE=postgres: every host a test makes without a `store` of
+# its own keeps its queue in a database of its own on the session's
+# PostgreSQL cluster, so the same tests run against the shared store.
+TEST_STORE = os.environ.get("FLICK_TEST_STORE", "sqlite")
+
+
 @pytest.fixture(scope="session")
-def host_factory(flick_bin, tmp_path_factory):
+def pg_cluster():
+    """One PostgreSQL server for the session (conformance/tests/postgres_local.py)."""
+    from postgres_local import PgCluster
+
+    cluster = PgCluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def host_factory(flick_bin, tmp_path_factory, request):
     """host_factory(functions, server=None) → a started Host; all are stopped (and
     checked for leftover processes) at the end of the module that made them."""
     hosts = []
 
     def make(functions, server=None, start=True, extra_env=None, name="host"):
+        if TEST_STORE == "postgres" and "store" not in (server or {}):
+            cluster = request.getfixturevalue("pg_cluster")
+            server = dict(server or {}, store=cluster.create_database(f"db{len(hosts)}"))
         root = traversable(tmp_path_factory.mktemp(name))
         host = Host(flick_bin, root, functions, server=server, extra_env=extra_env)
         hosts.append(host)

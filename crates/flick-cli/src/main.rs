@@ -160,6 +160,7 @@ fn main() -> ExitCode {
                     e @ (ServeError::Manifest(_)
                     | ServeError::Insecure { .. }
                     | ServeError::AuthKeys(_)
+                    | ServeError::Store { .. }
                     | ServeError::Layers(_)
                     | ServeError::Sandboxes(ContextError::Unsupported(_))),
                 ) => {

@@ -1,12 +1,11 @@
 //! `flick queue`: the durable queue of `Event` invocations, seen and
-//! repaired from the command line. Opens the queue database in the
-//! manifest's `state_dir` directly, so it works whether or not a host is
-//! running on it; the work is in `flick_host::queue::admin`.
+//! repaired from the command line. Opens the queue database directly (the
+//! file in the manifest's `state_dir`, or its `server.store` PostgreSQL
+//! database), so it works whether or not hosts are running on it; the work
+//! is in `flick_host::queue::admin`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-use flick_host::queue::admin::Admin;
 
 #[derive(clap::Args)]
 pub struct QueueArgs {
@@ -35,39 +34,39 @@ pub fn run(args: QueueArgs) -> ExitCode {
         Ok(m) => m,
         Err(code) => return code,
     };
-    let path = manifest.server.state_dir.join(flick_host::queue::DB_FILE);
-    let result = Admin::open(&path).and_then(|mut admin| match args.command {
-        QueueCommand::List => {
-            println!(
-                "{:<24} {:>10} {:>10} {:>12}",
-                "FUNCTION", "PENDING", "IN_FLIGHT", "DEAD_LETTERS"
-            );
-            for d in admin.depths()? {
+    let result =
+        flick_host::queue::admin::open(&manifest.server).and_then(|mut admin| match args.command {
+            QueueCommand::List => {
                 println!(
                     "{:<24} {:>10} {:>10} {:>12}",
-                    d.function, d.pending, d.in_flight, d.dead_letters
+                    "FUNCTION", "PENDING", "IN_FLIGHT", "DEAD_LETTERS"
                 );
+                for d in admin.depths()? {
+                    println!(
+                        "{:<24} {:>10} {:>10} {:>12}",
+                        d.function, d.pending, d.in_flight, d.dead_letters
+                    );
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        QueueCommand::ShowDlq { function } => {
-            for d in admin.dead_letters(&function)? {
-                println!(
-                    "{}\t{}\tinvokes={}\tfailed_ms={}\t{}",
-                    d.id, d.condition, d.invokes, d.failed_ms, d.record
-                );
+            QueueCommand::ShowDlq { function } => {
+                for d in admin.dead_letters(&function)? {
+                    println!(
+                        "{}\t{}\tinvokes={}\tfailed_ms={}\t{}",
+                        d.id, d.condition, d.invokes, d.failed_ms, d.record
+                    );
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        QueueCommand::Redrive { function, id } => {
-            let n = admin.redrive(&function, id.as_deref())?;
-            println!("re-driven: {n}");
-            if n == 0 && id.is_some() {
-                eprintln!("flick queue: no dead-lettered event with that id for {function}");
+            QueueCommand::Redrive { function, id } => {
+                let n = admin.redrive(&function, id.as_deref())?;
+                println!("re-driven: {n}");
+                if n == 0 && id.is_some() {
+                    eprintln!("flick queue: no dead-lettered event with that id for {function}");
+                }
+                Ok(())
             }
-            Ok(())
-        }
-    });
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -19,8 +19,10 @@ use crate::durable::Engine;
 use crate::gateway::Gateway;
 use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
+use crate::manifest::store_url;
 use crate::manifest::{Manifest, ManifestError};
 use crate::net::{Limits, Server};
+use crate::queue::postgres::PgStore;
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
 use crate::queue::{QueueStore, StoreError};
@@ -57,6 +59,8 @@ pub enum ServeError {
     },
     #[error("cannot open the queue {path}: {source}")]
     Queue { path: PathBuf, source: StoreError },
+    #[error("cannot use the queue database {place}: {source}")]
+    Store { place: String, source: StoreError },
     #[error(
         "{addr} is reachable from other machines and no access keys are set: set [server.auth] keys \
          or FLICK_AUTH_KEYS, or pass --insecure to serve it without authentication"
@@ -110,12 +114,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         source,
     })?;
     let queue_path = manifest.server.state_dir.join(crate::queue::DB_FILE);
-    let queue: Arc<dyn QueueStore> = Arc::new(
-        SqliteStore::open(&queue_path, store_options()).map_err(|source| ServeError::Queue {
-            path: queue_path.clone(),
-            source,
-        })?,
-    );
     crate::net::raise_open_files();
     let mut host = HostContext::detect(&manifest, logs.clone()).await?;
     host.aws_api = Some(aws_api);
@@ -128,6 +126,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Listen { addr, source })?;
+    // Once the address is this host's: a shared store takes back the leases
+    // of this host's earlier runs, which a second copy must not do.
+    let queue = open_queue(&manifest, addr, &queue_path).await?;
     let inside = host.lambda_api.clone();
     let scheduler = Arc::new(Scheduler::new(&manifest, host));
     let durable_store =
@@ -300,6 +301,45 @@ fn private_state_dir(dir: &std::path::Path) -> Result<(), ServeError> {
     };
     std::fs::create_dir_all(dir).map_err(failed)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
+}
+
+/// The shared PostgreSQL queue when the manifest names one, else the
+/// embedded file.
+async fn open_queue(
+    manifest: &Manifest,
+    addr: SocketAddr,
+    path: &std::path::Path,
+) -> Result<Arc<dyn QueueStore>, ServeError> {
+    let Some(url) = &manifest.server.store else {
+        let store =
+            SqliteStore::open(path, store_options()).map_err(|source| ServeError::Queue {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        return Ok(Arc::new(store));
+    };
+    let config = store_url::parse(url).map_err(|why| ServeError::Store {
+        place: "server.store".into(),
+        source: StoreError::Database(why),
+    })?;
+    let place = store_url::describe(&config);
+    let timeouts = manifest
+        .functions
+        .values()
+        .map(|f| (f.name.clone(), Duration::from_secs(f.timeout_s)))
+        .collect();
+    let store = PgStore::open(config, &host_name(addr), timeouts)
+        .await
+        .map_err(|source| ServeError::Store { place, source })?;
+    Ok(Arc::new(store))
+}
+
+/// This host among those sharing a database: the machine and the address
+/// it serves, which no other running host has (machines that share a
+/// hostname must not share a database with the same `listen`).
+fn host_name(addr: SocketAddr) -> String {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{addr}", machine.trim())
 }
 
 /// `FLICK_QUEUE_MAX_BATCH` caps the events committed together; the queue

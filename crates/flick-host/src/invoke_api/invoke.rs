@@ -89,7 +89,7 @@ async fn run(
                 tenant_id: req.tenant_id,
                 accepted_ms: now_ms(),
             };
-            // Resolves only once the event is committed to disk.
+            // Resolves only once the event is committed to the store.
             api.queue
                 .enqueue(event, function.config.async_config.max_queued)
                 .await

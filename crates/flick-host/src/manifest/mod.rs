@@ -26,6 +26,7 @@ mod artifact;
 mod async_table;
 mod checks;
 mod durable_table;
+pub mod store_url;
 
 /// Lambda's own bounds, so that a function that runs here also deploys.
 const TIMEOUT_RANGE_S: (u64, u64) = (1, 900);
@@ -56,6 +57,9 @@ pub struct ServerConfig {
     pub request_timeout_s: u64,
     /// Access keys (id, secret) Lambda API requests must be signed with.
     pub auth_keys: Vec<(String, String)>,
+    /// The PostgreSQL database (`postgres://…`) whose queue several hosts
+    /// share; `None`: the embedded SQLite file in `state_dir`.
+    pub store: Option<String>,
 }
 
 /// What network a function's sandboxes have.
@@ -165,6 +169,8 @@ struct RawServer {
     request_timeout_s: Spanned<u64>,
     #[serde(default)]
     auth: RawAuth,
+    #[serde(default)]
+    store: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,6 +197,7 @@ impl Default for RawServer {
             max_connections: default_max_connections(),
             request_timeout_s: default_request_timeout(),
             auth: RawAuth::default(),
+            store: None,
         }
     }
 }
@@ -349,6 +356,10 @@ impl Manifest {
                 (first, last)
             }
         };
+        if let Some(url) = &raw.server.store {
+            store_url::parse(url.get_ref())
+                .map_err(|why| invalid(check.span(url), format!("server.store: {why}")))?;
+        }
         let server = ServerConfig {
             listen,
             state_dir: tidy(root.join(&raw.server.state_dir)),
@@ -363,6 +374,7 @@ impl Manifest {
                 .into_iter()
                 .map(|k| (k.access_key_id, k.secret_access_key))
                 .collect(),
+            store: raw.server.store.map(Spanned::into_inner),
         };
 
         let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();

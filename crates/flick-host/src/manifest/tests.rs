@@ -150,6 +150,19 @@ fn provisioned_beyond_concurrency() {
 }
 
 #[test]
+fn a_store_that_is_no_postgres_url_is_named() {
+    let ok =
+        parse("[server]\nstore = \"postgres://q@db/queue\"\n[functions.a]\ncommand = [\"x\"]\n");
+    assert_eq!(
+        ok.unwrap().server.store.as_deref(),
+        Some("postgres://q@db/queue")
+    );
+    let e =
+        error_of("[server]\nstore = \"postgres://db:port/q\"\n[functions.a]\ncommand = [\"x\"]\n");
+    assert!(e.contains("server.store") && e.contains("line 2"), "{e}");
+}
+
+#[test]
 fn tracing_mode_is_lambdas_and_a_typo_is_named() {
     let m = parse("[functions.a]\ncommand = [\"x\"]\ntracing = \"Active\"\n[functions.b]\ncommand = [\"x\"]\n")
         .unwrap();

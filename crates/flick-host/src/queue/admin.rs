@@ -1,6 +1,8 @@
-//! `flick queue`: reads and re-drives the embedded queue by opening its
-//! database file directly, with or without a host running on it (WAL lets a
-//! reader in beside the host's writer; a write waits for its turn).
+//! `flick queue`: reads and re-drives the queue, with or without a host
+//! running on it. This module owns what the commands see ([`QueueAdmin`])
+//! and its embedded-file side, which opens the database file directly (WAL
+//! lets a reader in beside the host's writer; a write waits for its turn);
+//! the PostgreSQL side is `postgres::admin`.
 //!
 //! A re-driven event is moved from the dead-letter table back to the events
 //! with its counters reset and a fresh age, marked `redriven`; a running host
@@ -33,6 +35,26 @@ pub struct DeadLetter {
     pub record: String,
 }
 
+/// What `flick queue` does, on either store.
+pub trait QueueAdmin {
+    /// Depth, in-flight and dead-letter counts of every function that has any.
+    fn depths(&self) -> Result<Vec<Depth>, StoreError>;
+    /// The dead-lettered events of `function`, oldest failure first.
+    fn dead_letters(&self, function: &str) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Queues the dead-lettered events of `function` (all, or the one `id`)
+    /// again; returns how many.
+    fn redrive(&mut self, function: &str, id: Option<&str>) -> Result<usize, StoreError>;
+}
+
+/// The queue of a host: its PostgreSQL database when `store` names one,
+/// else the embedded file in `state_dir`.
+pub fn open(server: &crate::manifest::ServerConfig) -> Result<Box<dyn QueueAdmin>, StoreError> {
+    Ok(match &server.store {
+        Some(url) => Box::new(super::postgres::admin::PgAdmin::connect(url)?),
+        None => Box::new(Admin::open(&server.state_dir.join(super::DB_FILE))?),
+    })
+}
+
 pub struct Admin {
     conn: Connection,
 }
@@ -51,9 +73,10 @@ impl Admin {
         conn.execute_batch(super::sqlite::SCHEMA)?;
         Ok(Admin { conn })
     }
+}
 
-    /// Depth, in-flight and dead-letter counts of every function that has any.
-    pub fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+impl QueueAdmin for Admin {
+    fn depths(&self) -> Result<Vec<Depth>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT function, SUM(pending), SUM(in_flight), SUM(dead) FROM ( \
                SELECT function, state != 'in_flight' AS pending, state = 'in_flight' AS in_flight, \
@@ -72,8 +95,7 @@ impl Admin {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The dead-lettered events of `function`, oldest failure first.
-    pub fn dead_letters(&self, function: &str) -> Result<Vec<DeadLetter>, StoreError> {
+    fn dead_letters(&self, function: &str) -> Result<Vec<DeadLetter>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, accepted_ms, failed_ms, condition, invokes, record FROM dead_letters \
              WHERE function = ?1 ORDER BY failed_ms, id",
@@ -91,9 +113,7 @@ impl Admin {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Queues the dead-lettered events of `function` (all, or the one `id`)
-    /// again; returns how many.
-    pub fn redrive(&mut self, function: &str, id: Option<&str>) -> Result<usize, StoreError> {
+    fn redrive(&mut self, function: &str, id: Option<&str>) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         let now = now_ms();
         let moved = tx.execute(

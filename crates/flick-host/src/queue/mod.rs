@@ -11,11 +11,13 @@
 //! stays in the scheduler.
 //!
 //! The trait is shaped for a shared database too: a store hands out one due
-//! event at a time (`claim`) and is told how it ended (`settle`), so a
-//! PostgreSQL store could serve several hosts with `FOR UPDATE SKIP LOCKED`.
+//! event at a time (`claim`) and is told how it ended (`settle`); the
+//! PostgreSQL store in [`postgres`] serves several hosts that way, with row
+//! leases taken by `FOR UPDATE SKIP LOCKED`.
 
 pub mod admin;
 pub mod policy;
+pub mod postgres;
 mod ready;
 pub mod record;
 pub mod sqlite;

@@ -347,7 +347,8 @@ mod tests {
         block_on(store.settle(a, dead)).unwrap();
         assert_eq!(claim(&store, "dlq").unwrap().event.id, "rec");
         block_on(store.close()).unwrap();
-        let admin = crate::queue::admin::Admin::open(&dir.join("q.db")).unwrap();
+        use crate::queue::admin::{Admin, QueueAdmin};
+        let admin = Admin::open(&dir.join("q.db")).unwrap();
         let dead = admin.dead_letters("f").unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!((dead[0].id.as_str(), dead[0].invokes), ("a", 3));
