@@ -686,11 +686,12 @@ def host_factory(flick_bin, tmp_path_factory, request):
     """host_factory(functions, server=None) → a started Host; all are stopped (and
     checked for leftover processes) at the end of the module that made them."""
     hosts = []
+    databases = iter(range(1_000_000))
 
     def make(functions, server=None, start=True, extra_env=None, name="host"):
         if TEST_STORE == "postgres" and "store" not in (server or {}):
             cluster = request.getfixturevalue("pg_cluster")
-            server = dict(server or {}, store=cluster.create_database(f"db{len(hosts)}"))
+            server = dict(server or {}, store=cluster.create_database(f"db{next(databases)}"))
         root = traversable(tmp_path_factory.mktemp(name))
         host = Host(flick_bin, root, functions, server=server, extra_env=extra_env)
         hosts.append(host)

@@ -137,6 +137,18 @@ def test_dynamodb_items_have_powertools_layout(host, dynamodb):
     assert "validation" in item
 
 
+def test_a_key_past_dynamodbs_key_limit_is_stored_as_its_digest(host, dynamodb):
+    """DynamoDB refuses partition keys over 2 KB: a 3,000-character order
+    id still gets its charge once, under the SHA-256 of its key."""
+    order = "o" * 3000
+    error, first = charge(host, "charge-dynamodb", order_id=order, amount=9)
+    assert error is None, first
+    error, again = charge(host, "charge-dynamodb", order_id=order, amount=9)
+    assert again == first
+    ids = [i["id"]["S"] for i in client(dynamodb).scan(TableName=TABLE)["Items"]]
+    assert any(i.startswith("charge-dynamodb.handler#sha256:") and len(i) < 100 for i in ids), ids
+
+
 def test_a_missing_table_is_a_persistence_error_naming_it(host):
     error, refused = charge(host, "charge-no-table", order_id="order-x", amount=1)
     assert error == "Unhandled" and refused["errorType"] == "IdempotencyPersistenceLayerError", refused

@@ -13,7 +13,9 @@ down costs a warning, never the invocation."""
 
 import json
 import secrets
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -40,7 +42,30 @@ def collector(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def host(make_host, collector):
+def hung_collector():
+    """A collector that takes connections and requests and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)  # read by nobody, answered never
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def host(make_host, collector, hung_collector):
     binary = cargo_bin("example-otel-traces")
     # The receiver is on the host's loopback: the functions share its network.
     common = {"command": [binary], "network": "host", "timeout_s": 10, "max_concurrency": 1,
@@ -50,6 +75,7 @@ def host(make_host, collector):
         "checkout-active": dict(common, tracing="Active"),
         "checkout-dark": dict(common, max_concurrency=2, env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
                                            "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}),
+        "checkout-hung": dict(common, env={"OTEL_EXPORTER_OTLP_ENDPOINT": hung_collector}),
     }, name="otel")
 
 
@@ -162,3 +188,16 @@ def test_a_collector_that_is_down_costs_a_warning_not_the_invocation(host):
         _, result = invoke_traced(host, "checkout-dark", {"id": f"o-d{n}", "items": 1}, f"Root={root};Sampled=1")
         assert result["charge"] == f"ch-o-d{n}"
     assert host.wait_log("checkout-dark", r"cannot export spans"), host.log_text("checkout-dark")
+
+
+def test_a_collector_that_hangs_does_not_hold_the_answer(host):
+    """The export runs after the answer is sent, each socket call is limited
+    (2 s by default) and the flush gives up: the caller has its answer at
+    once, and the export's failure is a warning in the function's log."""
+    root, _ = xray_trace()
+    started = time.monotonic()
+    _, result = invoke_traced(host, "checkout-hung", {"id": "o-h", "items": 1}, f"Root={root};Sampled=1")
+    answered = time.monotonic() - started
+    assert result["charge"] == "ch-o-h"
+    assert answered < 2.0, f"the answer waited {answered:.1f}s for the collector"
+    assert host.wait_log("checkout-hung", r"cannot export spans", timeout=15), host.log_text("checkout-hung")

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import Host, delivery_function, shared_dir, wait_deliveries
+from conftest import Host, delivery_function, free_port, shared_dir, wait_deliveries
 
 EVENTS = 20000
 CLIENTS = 12
@@ -250,8 +250,9 @@ def test_a_bad_database_is_refused_at_start_with_exit_2(case, pg_cluster, flick_
                         "INSERT INTO flick_schema VALUES (99)", "newer")
         expected = "version 99, newer than this host's"
     elif case == "unreachable":
-        url = f"postgres://postgres@127.0.0.1:{pg_cluster.port + 1}/nowhere"
-        expected = f"postgres://127.0.0.1:{pg_cluster.port + 1}/nowhere"
+        port = free_port()  # nothing listens there
+        url = f"postgres://postgres@127.0.0.1:{port}/nowhere"
+        expected = f"postgres://127.0.0.1:{port}/nowhere"
     else:
         url = "postgres://postgres@127.0.0.1:notaport/x"
         expected = "server.store"

@@ -60,13 +60,14 @@ pub fn trace_header(caller: Option<&str>, active: bool) -> String {
             && parts.next().is_none()
     });
     let random = random_u128();
-    let root = root.map_or_else(
-        || {
-            let secs = clock::epoch_ms(SystemTime::now()) / 1000;
-            format!("1-{secs:08x}-{:024x}", random >> 32)
-        },
-        |caller| caller.to_ascii_lowercase(),
-    );
+    let Some(root) = root else {
+        // Not a trace of the caller's: nothing of its header is kept.
+        let secs = clock::epoch_ms(SystemTime::now()) / 1000;
+        let (root, parent) = (random >> 32, random as u64);
+        let sampled = u8::from(active);
+        return format!("Root=1-{secs:08x}-{root:024x};Parent={parent:016x};Sampled={sampled}");
+    };
+    let root = root.to_ascii_lowercase();
     let parent = field("Parent").filter(|p| is_hex(Some(p), 16));
     let parent = parent.map_or_else(
         || format!("{:016x}", random as u64),
@@ -148,11 +149,20 @@ mod tests {
         assert!(unsampled.ends_with(";Sampled=0") && !unsampled.contains("zz"));
         for bad in [
             "Parent=53995c3f42cd8ad8;Sampled=1",
-            "Root=1-5759e988-bd862e3fe1be46a99427279;Sampled=1",
-            "Root=2-5759e988-bd862e3fe1be46a994272793",
-            "Root=1-5759e98g-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=2-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "Root=1-5759e98g-bd862e3fe1be46a994272793;Sampled=1",
         ] {
-            assert!(!trace_header(Some(bad), false).contains("5759e98"), "{bad}");
+            let fresh = trace_header(Some(bad), false);
+            assert!(!fresh.contains("5759e98"), "{bad}");
+            assert!(
+                !fresh.contains("53995c3f42cd8ad8"),
+                "no parent from a bad header: {bad}"
+            );
+            assert!(
+                fresh.ends_with(";Sampled=0"),
+                "no sampling from a bad header: {bad}"
+            );
         }
     }
 }

@@ -127,7 +127,12 @@ pub fn invoke_headers(
         .transpose()?;
     let tenant_id = single(headers, "x-amz-tenant-id")?.map(str::to_string);
     check_tenant(function, tenant_id.as_deref())?;
-    let trace = single(headers, "x-amzn-trace-id")?.map(str::to_string);
+    // Tracing is never a reason to refuse an invocation: a header given
+    // twice or not text is treated as absent.
+    let trace = single(headers, "x-amzn-trace-id")
+        .ok()
+        .flatten()
+        .map(str::to_string);
     Ok(InvokeHeaders {
         invocation_type,
         tail,

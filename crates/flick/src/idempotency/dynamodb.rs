@@ -5,15 +5,18 @@
 //! `status` (`INPROGRESS`/`COMPLETED`), `data` (the result), `validation`.
 //!
 //! Owns the mapping between [`Record`] and items and the one conditional
-//! write that makes a claim atomic. The AWS SDK is async on tokio and the
-//! [`Store`] contract is blocking (as Redis's is), so the store runs the SDK
-//! on a tokio runtime of its own, on a thread of its own: a call blocks its
-//! caller, never a runtime the handler may be running on.
+//! write that makes a claim atomic. A key longer than [`LONGEST_ID`] is
+//! stored as its SHA-256 (DynamoDB takes partition keys of 2 KB at most).
+//! The AWS SDK is async on tokio and the [`Store`] contract is blocking (as
+//! Redis's is), so the SDK runs on one tokio runtime of the SDK's own, on a
+//! thread of its own: a call blocks its caller, never a runtime the handler
+//! may be running on, and gives up after [`CALL_LIMIT`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -24,6 +27,13 @@ use tokio::runtime::Handle;
 use super::store::{Record, Status, Store};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Ids up to this long are the key itself; longer ones, its digest.
+const LONGEST_ID: usize = 1024;
+
+/// Longest one store call may take (the SDK's own operation limit, set by
+/// [`DynamoDbStore::from_env`], is shorter).
+const CALL_LIMIT: Duration = Duration::from_secs(10);
 
 /// A claim succeeds when no record holds the key: none, an expired one, or
 /// an in-progress one whose invocation's deadline has passed.
@@ -40,23 +50,29 @@ pub struct DynamoDbStore {
 }
 
 impl DynamoDbStore {
-    /// A store using `client` (built from your `aws_config`).
+    /// A store using `client`, which should be its own: the SDK's
+    /// connections belong to the runtime they were made on, and a client
+    /// the handler also uses on its runtime could hand the store one whose
+    /// runtime is not running.
     pub fn new(client: Client, table: impl Into<String>) -> io::Result<Self> {
         Ok(DynamoDbStore {
             client,
             table: table.into(),
-            runtime: start_runtime()?,
+            runtime: runtime()?,
         })
     }
 
     /// A store with the client the environment describes (credentials,
-    /// region, `AWS_ENDPOINT_URL_DYNAMODB`), as `aws_config` reads it.
+    /// region, `AWS_ENDPOINT_URL_DYNAMODB`), as `aws_config` reads it, each
+    /// operation limited to 5 s.
     pub fn from_env(table: impl Into<String>) -> io::Result<Self> {
-        let runtime = start_runtime()?;
-        let config = run_on(
-            &runtime,
-            aws_config::load_defaults(aws_config::BehaviorVersion::latest()),
-        )?;
+        let runtime = runtime()?;
+        let limits = aws_config::timeout::TimeoutConfig::builder()
+            .operation_timeout(Duration::from_secs(5))
+            .build();
+        let config =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(limits);
+        let config = run_on(&runtime, config.load())?;
         Ok(DynamoDbStore {
             client: Client::new(&config),
             table: table.into(),
@@ -77,7 +93,7 @@ impl DynamoDbStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(key.to_owned()))
+            .key("id", AttributeValue::S(item_id(key)))
             .consistent_read(true);
         let found = self
             .run(request.send())?
@@ -86,15 +102,20 @@ impl DynamoDbStore {
     }
 }
 
-/// A current-thread tokio runtime driven by a thread that lives as long as
-/// the process.
-fn start_runtime() -> io::Result<Handle> {
+/// The current-thread tokio runtime every store shares, driven by a thread
+/// that lives as long as the process.
+fn runtime() -> io::Result<Handle> {
+    static RUNTIME: OnceLock<Handle> = OnceLock::new();
+    if let Some(handle) = RUNTIME.get() {
+        return Ok(handle.clone());
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let handle = runtime.handle().clone();
     crate::threads::spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-    Ok(handle)
+    // Two first stores at once: one runtime wins, the other idles.
+    Ok(RUNTIME.get_or_init(|| handle).clone())
 }
 
 /// Runs `work` on `runtime` and waits for it on this thread.
@@ -106,9 +127,15 @@ fn run_on<T: Send + 'static>(
     runtime.spawn(async move {
         let _ = done.send(work.await);
     });
-    result
-        .recv()
-        .map_err(|_| io::Error::other("the DynamoDB client's runtime has stopped"))
+    result.recv_timeout(CALL_LIMIT).map_err(|e| match e {
+        mpsc::RecvTimeoutError::Timeout => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("DynamoDB did not answer within {} s", CALL_LIMIT.as_secs()),
+        ),
+        mpsc::RecvTimeoutError::Disconnected => {
+            io::Error::other("the DynamoDB client's runtime has stopped")
+        }
+    })
 }
 
 fn failure(operation: &str, error: &dyn std::error::Error) -> io::Error {
@@ -142,8 +169,9 @@ impl Store for DynamoDbStore {
             let found = match error.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(held) => match held.item {
                     Some(item) => Some(from_item(&item)?),
-                    // A table or service that does not return the old item.
-                    None => self.get(&record.key)?,
+                    // A table or service that does not return the old item;
+                    // one that has just expired is tried again.
+                    None => self.get(&record.key)?.filter(|r| r.is_live(now_ms)),
                 },
                 other => return Err(failure("PutItem", &other)),
             };
@@ -175,11 +203,26 @@ impl Store for DynamoDbStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(key.to_owned()));
+            .key("id", AttributeValue::S(item_id(key)));
         self.run(request.send())?
             .map_err(|e| failure("DeleteItem", &e))?;
         Ok(())
     }
+}
+
+/// The item's `id` for `key`: the key itself, or, past [`LONGEST_ID`],
+/// its function-and-work prefix and the SHA-256 of the whole key.
+fn item_id(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if key.len() <= LONGEST_ID {
+        return key.to_owned();
+    }
+    let prefix = key.split('#').next().unwrap_or_default();
+    let digest: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{prefix}#sha256:{digest}")
 }
 
 fn number(n: i64) -> AttributeValue {
@@ -195,7 +238,7 @@ fn to_item(record: &Record) -> Item {
     // must not end before its expiry.
     let expiration = record.expires_ms.div_euclid(1000) + i64::from(record.expires_ms % 1000 != 0);
     let mut item = Item::from([
-        ("id".into(), AttributeValue::S(record.key.clone())),
+        ("id".into(), AttributeValue::S(item_id(&record.key))),
         ("status".into(), AttributeValue::S(status.into())),
         ("expiration".into(), number(expiration)),
         (
@@ -239,7 +282,9 @@ fn from_item(item: &Item) -> io::Result<Record> {
     Ok(Record {
         key: text("id").ok_or_else(|| bad("id"))?,
         status,
-        expires_ms: int("expiration")?.ok_or_else(|| bad("expiration"))? * 1000,
+        expires_ms: int("expiration")?
+            .and_then(|s| s.checked_mul(1000))
+            .ok_or_else(|| bad("expiration"))?,
         in_progress_until_ms: int("in_progress_expiration")?,
         validation: text("validation"),
         result: text("data"),
@@ -279,6 +324,19 @@ mod tests {
         let item = to_item(&running);
         assert_eq!(item["expiration"], number(1_700_000_001), "rounded up");
         assert!(!item.contains_key("data") && !item.contains_key("validation"));
+    }
+
+    #[test]
+    fn a_long_key_is_stored_as_its_digest() {
+        assert_eq!(item_id("f.handler#\"k\""), "f.handler#\"k\"");
+        let long = format!("f.handler#\"{}\"", "x".repeat(3000));
+        let id = item_id(&long);
+        assert!(
+            id.starts_with("f.handler#sha256:") && id.len() == "f.handler#sha256:".len() + 64,
+            "{id}"
+        );
+        assert_eq!(item_id(&long), id, "stable");
+        assert_ne!(item_id(&format!("{long}y")), id);
     }
 
     #[test]

@@ -65,13 +65,16 @@ pub(crate) fn install(settings: LogSettings) {
 }
 
 /// Makes `tracing-subscriber`'s registry, with the log lines filtered by
-/// level and `beside` (which sees every span and event), the process's
-/// subscriber.
+/// level and `beside` (the span exporter) by the same level or `INFO`,
+/// whichever says more, the process's subscriber: traces keep the
+/// invocation's INFO span however quiet the logs are, and libraries'
+/// DEBUG spans (the AWS SDK's) stay out unless asked for.
 #[cfg(feature = "opentelemetry")]
 pub(crate) fn install_beside<L>(settings: LogSettings, beside: L)
 where
     L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync,
 {
+    use tracing_subscriber::filter::LevelFilter;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
 
@@ -79,10 +82,11 @@ where
     let lines = subscriber::LineLayer {
         format: settings.format,
     }
-    .with_filter(tracing_subscriber::filter::LevelFilter::from_level(
-        settings.level,
-    ));
-    let registry = tracing_subscriber::registry().with(beside).with(lines);
+    .with_filter(LevelFilter::from_level(settings.level));
+    let spans = LevelFilter::from_level(settings.level.max(Level::INFO));
+    let registry = tracing_subscriber::registry()
+        .with(beside.with_filter(spans))
+        .with(lines);
     let _ = tracing::dispatcher::set_global_default(tracing::Dispatch::new(registry));
 }
 

@@ -23,9 +23,11 @@
 //! - **Where spans go**: the standard variables of the OTLP exporter,
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`
 //!   (default `http://localhost:4318`, where the ADOT collector extension
-//!   listens), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`.
-//!   Binary protobuf over plain HTTP; the request goes through the SDK's
-//!   own HTTP client.
+//!   listens), `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`
+//!   (each connect, read and write; 2 s by default). Binary protobuf over
+//!   plain HTTP; the request goes through the SDK's own HTTP client.
+//! - **Levels**: spans and events at `INFO` and above are exported, and
+//!   below it as far as `AWS_LAMBDA_LOG_LEVEL` goes.
 //! - **Parent and sampling**: the invocation's `Lambda-Runtime-Trace-Id`
 //!   (`Root=1-…;Parent=…;Sampled=…`) becomes the remote parent, so its trace
 //!   id is the X-Ray trace id and the `Sampled` flag decides, as the

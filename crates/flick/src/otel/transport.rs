@@ -21,8 +21,11 @@ use opentelemetry_http::{HttpClient as OtlpHttpClient, HttpError};
 use crate::endpoint::Endpoint;
 use crate::http_client::{self, HttpClient};
 
-/// OTLP's default export timeout.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The limit on each connect, read and write when the environment sets
+/// none. Shorter than OTLP's 10 s: the collector is beside the function,
+/// and an export waits before the next event (the SDK's flush gives up
+/// after 5 s, and a request is sent at most twice).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Transport {
     timeout: Duration,
@@ -40,14 +43,15 @@ impl fmt::Debug for Transport {
 
 impl Transport {
     /// Limited by `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` or
-    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else OTLP's 10 s.
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds, at least 1), else 2 s.
     pub(crate) fn from_env() -> Transport {
         let millis = [
             "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
             "OTEL_EXPORTER_OTLP_TIMEOUT",
         ]
         .iter()
-        .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok());
+        .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok())
+        .filter(|&ms| ms > 0);
         Transport {
             timeout: millis.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
             peer: Mutex::new(None),
@@ -76,7 +80,7 @@ impl Transport {
             .as_ref()
             .is_none_or(|(known, _)| known != authority.as_str())
         {
-            let endpoint = resolve(authority)?;
+            let endpoint = resolve(authority, self.timeout)?;
             *peer = Some((
                 authority.to_string(),
                 HttpClient::with_timeout(&endpoint, self.timeout),
@@ -100,21 +104,34 @@ impl Transport {
                 }
             },
             &mut body,
-        )?;
+        );
+        let status = match status {
+            Ok(status) => status,
+            Err(e) => {
+                // Looked up again next time: the collector may have moved.
+                *peer = None;
+                return Err(e.into());
+            }
+        };
         Ok(response.status(status).body(Bytes::from(body))?)
     }
 }
 
-/// The collector's address; a name is looked up (a sidecar is often named).
-fn resolve(authority: &http::uri::Authority) -> Result<Endpoint, HttpError> {
+/// The collector's address; a name is looked up (a sidecar is often
+/// named), and of its addresses the first that accepts a connection is
+/// taken (`localhost` may be `::1` where the collector has only 127.0.0.1).
+fn resolve(authority: &http::uri::Authority, limit: Duration) -> Result<Endpoint, HttpError> {
     let host = authority
         .host()
         .trim_start_matches('[')
         .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(80);
-    let addr = (host, port)
-        .to_socket_addrs()?
-        .next()
+    let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
+    let addr = addrs
+        .iter()
+        .find(|addr| std::net::TcpStream::connect_timeout(addr, limit).is_ok())
+        .or(addrs.first())
+        .copied()
         .ok_or_else(|| format!("the OTLP endpoint {authority} has no address"))?;
     Ok(Endpoint {
         addr,

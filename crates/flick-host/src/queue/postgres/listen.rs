@@ -20,9 +20,14 @@ pub(super) async fn run(config: Config, wakes: Arc<Wakes>) {
     loop {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
+                // Ends only if LISTEN fails: then the connection is dropped
+                // and made again, as when it is lost.
                 let listen = async {
                     match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
-                        Ok(()) => wakes.wake_all(),
+                        Ok(()) => {
+                            wakes.wake_all();
+                            std::future::pending::<()>().await;
+                        }
                         Err(e) => tracing::warn!("queue: cannot LISTEN: {e}"),
                     }
                 };
@@ -43,7 +48,10 @@ pub(super) async fn run(config: Config, wakes: Arc<Wakes>) {
                         }
                     }
                 };
-                tokio::join!(listen, messages);
+                tokio::select! {
+                    () = listen => {}
+                    () = messages => {}
+                }
                 wakes.wake_all();
             }
             Err(e) => tracing::warn!("queue: cannot connect to listen for events: {e}"),
