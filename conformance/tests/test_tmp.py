@@ -17,6 +17,8 @@ from conftest import raw_function
 def host(make_host):
     return make_host({
         "files": raw_function(timeout_s=10, max_concurrency=2),
+        # One sandbox at most: the crash ends the very sandbox that wrote.
+        "files-one": raw_function(timeout_s=10, max_concurrency=1),
         "small": raw_function(timeout_s=60, memory_mb=128, ephemeral_storage_mb=512),
     })
 
@@ -43,11 +45,12 @@ def test_a_file_in_tmp_is_seen_by_its_own_sandbox_only(host):
 
 def test_tmp_is_emptied_when_the_sandbox_ends(host):
     name = f"gone-{uuid.uuid4().hex}"
-    _, wrote = host.invoke("files", {"action": "tmp_write", "name": name, "content": "x"})
-    resp, _ = host.invoke("files", {"action": "crash"})
+    _, wrote = host.invoke("files-one", {"action": "tmp_write", "name": name, "content": "x"})
+    resp, _ = host.invoke("files-one", {"action": "crash"})
     assert resp.get("FunctionError") == "Unhandled"
     for _ in range(3):
-        _, read = host.invoke("files", {"action": "tmp_read", "name": name})
+        _, read = host.invoke("files-one", {"action": "tmp_read", "name": name})
+        assert read["pid"] != wrote["pid"], "the writer's sandbox crashed: a new one serves"
         assert read["content"] is None, "a new sandbox starts with an empty /tmp"
 
 

@@ -38,7 +38,10 @@ fn record(what: &str, fields: Value) {
         .append(true)
         .open(path)
         .expect("the record file exists");
-    writeln!(file, "{line}").expect("the record file takes a line");
+    // One write for the whole line: `writeln!` on a file writes its pieces
+    // one by one, and another extension's line could land between them.
+    file.write_all(format!("{line}\n").as_bytes())
+        .expect("the record file takes a line");
 }
 
 async fn on_event(event: LambdaEvent) -> Result<(), Error> {
