@@ -21,6 +21,7 @@ pub mod postgres;
 mod ready;
 pub mod record;
 pub mod sqlite;
+mod wakes;
 pub mod worker;
 
 use std::future::Future;

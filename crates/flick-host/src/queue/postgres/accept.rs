@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::connect::within;
 use super::rows::{insert_events, notify};
-use super::Wakes;
+use crate::queue::wakes::Wakes;
 use crate::queue::{NewEvent, StoreError};
 
 pub(super) struct Acceptance {

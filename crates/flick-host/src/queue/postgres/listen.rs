@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::rows::CHANNEL;
-use super::Wakes;
+use crate::queue::wakes::Wakes;
 
 /// How long to wait before connecting again.
 const RECONNECT: Duration = Duration::from_secs(1);

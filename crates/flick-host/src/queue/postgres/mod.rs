@@ -42,6 +42,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Config, NoTls};
 
+use super::wakes::Wakes;
 use super::{Claim, NewEvent, QueueStore, QueuedEvent, Settlement, StoreError, StoreFuture};
 use connect::within;
 use rows::{queued_event, EVENT_COLUMNS};
@@ -72,26 +73,6 @@ impl From<tokio_postgres::Error> for StoreError {
 
 fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Database(format!("no database connection: {e}"))
-}
-
-/// The dispatchers' notifications, by function.
-#[derive(Default)]
-pub(super) struct Wakes(Mutex<HashMap<String, Arc<Notify>>>);
-
-impl Wakes {
-    fn get(&self, function: &str) -> Arc<Notify> {
-        let mut wakes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        wakes.entry(function.to_string()).or_default().clone()
-    }
-
-    pub(super) fn wake(&self, function: &str) {
-        self.get(function).notify_one();
-    }
-
-    pub(super) fn wake_all(&self) {
-        let wakes = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        wakes.values().for_each(|n| n.notify_one());
-    }
 }
 
 /// The queue in a PostgreSQL database that several hosts share.

@@ -17,7 +17,6 @@
 //! The writer thread is in [`writer`]; the schema is shared with
 //! [`super::admin`].
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -29,6 +28,7 @@ use tokio::sync::{oneshot, Notify};
 mod writer;
 
 use super::ready::Ready;
+use super::wakes::Wakes;
 use super::{Claim, NewEvent, QueueStore, QueuedEvent, Settlement, StoreError, StoreFuture};
 use writer::{queued_event, Command, Writer, MAX_COMMANDS};
 
@@ -116,7 +116,7 @@ pub struct SqliteStore {
 #[derive(Default)]
 struct Shared {
     ready: Mutex<Ready>,
-    wakes: Mutex<HashMap<String, Arc<Notify>>>,
+    wakes: Wakes,
     /// Transactions committed by the writer (each one fsync).
     commits: AtomicU64,
 }
@@ -127,18 +127,10 @@ impl Shared {
         self.ready.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn wake(&self, function: &str) -> Arc<Notify> {
-        let mut wakes = self.wakes.lock().unwrap_or_else(|p| p.into_inner());
-        wakes
-            .entry(function.to_string())
-            .or_insert_with(|| Arc::new(Notify::new()))
-            .clone()
-    }
-
     fn enter(&self, event: QueuedEvent, reserved: bool) {
         let function = event.event.function.clone();
         self.ready().insert(event, reserved);
-        self.wake(&function).notify_one();
+        self.wakes.wake(&function);
     }
 }
 
@@ -248,7 +240,7 @@ impl QueueStore for SqliteStore {
     }
 
     fn wake(&self, function: &str) -> Arc<Notify> {
-        self.shared.wake(function)
+        self.shared.wakes.get(function)
     }
 
     fn close(&self) -> StoreFuture<'_, ()> {
