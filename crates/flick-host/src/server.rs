@@ -14,14 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build_step::{self, BuildError};
+use crate::durable::leader::Candidate;
 use crate::durable::store::SqliteDurableStore;
-use crate::durable::Engine;
+use crate::durable::{Durable, Engine};
 use crate::gateway::Gateway;
 use crate::invoke_api::{self, auth, InvokeApi};
 use crate::logs::LogSink;
 use crate::manifest::store_url;
 use crate::manifest::{Manifest, ManifestError};
 use crate::net::{Limits, Server};
+use crate::queue::postgres::connect;
 use crate::queue::postgres::PgStore;
 use crate::queue::sqlite::{SqliteStore, StoreOptions};
 use crate::queue::worker::Workers;
@@ -131,12 +133,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let queue = open_queue(&manifest, addr, &queue_path).await?;
     let inside = host.lambda_api.clone();
     let scheduler = Arc::new(Scheduler::new(&manifest, host));
-    let durable_store =
-        SqliteDurableStore::open(&queue_path).map_err(|source| ServeError::Queue {
-            path: queue_path.clone(),
-            source,
-        })?;
-    let durable = Engine::new(Arc::new(durable_store), scheduler.clone());
+    let durable = durable_executions(&manifest, &queue_path, &scheduler)?;
     let api = Arc::new(InvokeApi {
         scheduler: scheduler.clone(),
         queue: queue.clone(),
@@ -144,6 +141,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         listen: addr,
         keys: keys.clone(),
         durable: durable.clone(),
+        forwarder: invoke_api::forward::Forwarder::new(&host_name(addr)),
     });
     let gateway = Arc::new(Gateway::new(scheduler.clone()));
     // The Lambda API has every path under its API versions, the host's own
@@ -176,7 +174,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         crate::watch::start(&manifest, rebuilt).map_err(ServeError::Watch)?;
     }
     let workers = Workers::start(queue.clone(), scheduler.clone());
-    resume_durable(&durable).await?;
+    resume_durable(&durable, &manifest, addr, &scheduler).await?;
     let names: Vec<_> = manifest.functions.keys().cloned().collect();
     tracing::info!("serving {} on http://{addr}", names.join(", "));
 
@@ -210,25 +208,92 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
 /// How often executions past their retention are forgotten.
 const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
 
+/// The durable executions: in the embedded SQLite file, this host's alone;
+/// in a shared store, run by whichever host leads (elected once the host
+/// can run functions: [`resume_durable`]).
+fn durable_executions(
+    manifest: &Manifest,
+    queue_path: &std::path::Path,
+    scheduler: &Arc<Scheduler>,
+) -> Result<Arc<Durable>, ServeError> {
+    if manifest.server.store.is_some() {
+        return Ok(Durable::shared());
+    }
+    let store = SqliteDurableStore::open(queue_path).map_err(|source| ServeError::Queue {
+        path: queue_path.to_path_buf(),
+        source,
+    })?;
+    Ok(Durable::alone(Engine::new(
+        Arc::new(store),
+        scheduler.clone(),
+    )))
+}
+
 /// Resumes the durable executions a previous run left running (each is
-/// invoked again and replays from its checkpoints), and forgets those past
-/// their retention, now and every hour.
-async fn resume_durable(durable: &Arc<Engine>) -> Result<(), ServeError> {
-    let resumed = durable
-        .recover()
-        .await
-        .map_err(|e| ServeError::Durable(format!("{e:?}")))?;
-    if resumed > 0 {
-        tracing::info!("durable: {resumed} executions resumed");
+/// invoked again and replays from its checkpoints), or, with a shared
+/// store, starts asking for the lead (the leader resumes them); then
+/// forgets those past their retention, now and every hour.
+async fn resume_durable(
+    durable: &Arc<Durable>,
+    manifest: &Manifest,
+    addr: SocketAddr,
+    scheduler: &Arc<Scheduler>,
+) -> Result<(), ServeError> {
+    match &manifest.server.store {
+        Some(url) => {
+            let host = host_name(addr);
+            let session = connect::settings(&store_config(url)?, &host, false);
+            let pool = connect::pool(session.clone()).map_err(|source| ServeError::Store {
+                place: "server.store".into(),
+                source,
+            })?;
+            let url = advertised(manifest, addr);
+            tracing::info!("durable: other hosts reach this one at {url}");
+            durable.elect(Candidate {
+                session,
+                pool,
+                host,
+                url,
+                scheduler: scheduler.clone(),
+            });
+            durable.settled(Duration::from_secs(10)).await;
+        }
+        None => {
+            let engine = durable
+                .engine()
+                .map_err(|e| ServeError::Durable(format!("{e:?}")))?;
+            let resumed = engine
+                .recover()
+                .await
+                .map_err(|e| ServeError::Durable(format!("{e:?}")))?;
+            if resumed > 0 {
+                tracing::info!("durable: {resumed} executions resumed");
+            }
+        }
     }
     let sweeper = durable.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(RETENTION_SWEEP).await;
-            sweeper.sweep().await;
+            if let Ok(engine) = sweeper.engine() {
+                engine.sweep().await;
+            }
         }
     });
     Ok(())
+}
+
+/// The URL other hosts on the same store send durable requests to: the
+/// manifest's `advertise`, else the listen address (this machine's name
+/// when it listens on every address).
+fn advertised(manifest: &Manifest, addr: SocketAddr) -> String {
+    if let Some(url) = &manifest.server.advertise {
+        return url.trim_end_matches('/').to_string();
+    }
+    match addr.ip().is_unspecified() {
+        true => format!("http://{}:{}", machine_name(), addr.port()),
+        false => format!("http://{addr}"),
+    }
 }
 
 /// The Lambda API as durable functions reach it (the host's loopback port
@@ -318,10 +383,7 @@ async fn open_queue(
             })?;
         return Ok(Arc::new(store));
     };
-    let config = store_url::parse(url).map_err(|why| ServeError::Store {
-        place: "server.store".into(),
-        source: StoreError::Database(why),
-    })?;
+    let config = store_config(url)?;
     let place = store_url::describe(&config);
     let timeouts = manifest
         .functions
@@ -334,12 +396,23 @@ async fn open_queue(
     Ok(Arc::new(store))
 }
 
+fn store_config(url: &str) -> Result<tokio_postgres::Config, ServeError> {
+    store_url::parse(url).map_err(|why| ServeError::Store {
+        place: "server.store".into(),
+        source: StoreError::Database(why),
+    })
+}
+
 /// This host among those sharing a database: the machine and the address
 /// it serves, which no other running host has (machines that share a
 /// hostname must not share a database with the same `listen`).
 fn host_name(addr: SocketAddr) -> String {
+    format!("{}:{addr}", machine_name())
+}
+
+fn machine_name() -> String {
     let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{addr}", machine.trim())
+    machine.trim().to_string()
 }
 
 /// `FLICK_QUEUE_MAX_BATCH` caps the events committed together; the queue

@@ -172,6 +172,13 @@ impl Engine {
         let _ = self.stop.send(true);
     }
 
+    /// Resolves once the engine is shut down (the host stops, or leaves the
+    /// lead to another).
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|s| *s).await;
+    }
+
     pub(super) fn slots(&self, function: &str) -> Option<Arc<Semaphore>> {
         self.slots.get(function).cloned()
     }

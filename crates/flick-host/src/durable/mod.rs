@@ -10,8 +10,9 @@
 //! [`execution`], its history events in [`history`]; the checkpoint rules
 //! in [`checkpoint`], what the host itself changes in [`progress`]; the
 //! registry and its operations in [`engine`], the replay loop in
-//! [`driver`], chained invokes in [`chained`]; the store in [`store`]. The HTTP side is
-//! `invoke_api::durable`.
+//! [`driver`], chained invokes in [`chained`]; the stores in [`store`]
+//! (SQLite) and [`postgres`] (shared by several hosts, one of which runs
+//! the executions: [`leader`]). The HTTP side is `invoke_api::durable`.
 
 pub mod chained;
 pub mod checkpoint;
@@ -19,8 +20,11 @@ pub mod driver;
 pub mod engine;
 pub mod execution;
 pub mod history;
+pub mod leader;
 pub mod model;
+pub mod postgres;
 pub mod progress;
 pub mod store;
 
 pub use engine::{DurableError, Engine};
+pub use leader::{Durable, Route};

@@ -1,6 +1,7 @@
-//! Where durable executions live: the contract ([`DurableStore`]) and its
-//! embedded implementation, tables of the host's SQLite database next to
-//! the queue's (`state_dir/queue.db`), on a connection of their own.
+//! Where durable executions live: the contract ([`DurableStore`]), the rows
+//! every store keeps, and the embedded implementation, tables of the host's
+//! SQLite database next to the queue's (`state_dir/queue.db`), on a
+//! connection of their own. The shared one is [`super::postgres`].
 //!
 //! Every change of an execution (a checkpoint, a timer, a callback) is one
 //! transaction committed with `synchronous=FULL` before anyone is told of
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection};
 
-use super::execution::{Changes, Execution, Head, OpRecord};
+use super::execution::{Changes, Execution, Head, Meta, OpRecord};
 use crate::queue::{StoreError, StoreFuture};
 
 const SCHEMA: &str = "
@@ -88,6 +89,69 @@ impl SqliteDurableStore {
     }
 }
 
+/// An execution's row as both stores keep it: what never changes, and the
+/// head as JSON.
+pub(super) struct StoredHead {
+    pub meta: Meta,
+    pub head: String,
+}
+
+/// The columns of an execution's row, in [`StoredHead::read`]'s order.
+pub(super) const HEAD_COLUMNS: &str =
+    "arn, function, name, function_arn, input, start_ms, timeout_s, retention_days, secret, head";
+
+/// A row of [`HEAD_COLUMNS`], as either database gives it.
+pub(super) trait HeadRow {
+    fn text(&self, column: usize) -> Result<String, StoreError>;
+    fn int(&self, column: usize) -> Result<i64, StoreError>;
+}
+
+impl HeadRow for rusqlite::Row<'_> {
+    fn text(&self, column: usize) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: usize) -> Result<i64, StoreError> {
+        Ok(self.get(column)?)
+    }
+}
+
+impl StoredHead {
+    pub(super) fn read(row: &impl HeadRow) -> Result<StoredHead, StoreError> {
+        Ok(StoredHead {
+            meta: Meta {
+                arn: row.text(0)?,
+                function: row.text(1)?,
+                name: row.text(2)?,
+                function_arn: row.text(3)?,
+                input: row.text(4)?,
+                start_ms: row.int(5)?,
+                timeout_s: row.int(6)? as u64,
+                retention_days: row.int(7)? as u64,
+                secret: row.text(8)?,
+            },
+            head: row.text(9)?,
+        })
+    }
+
+    /// The execution, with its operations' and events' JSON (events in
+    /// order); `None`, with a warning, if any of it cannot be read: one
+    /// unreadable execution is left where it is, not the host down.
+    pub(super) fn restore(self, ops: &[String], events: &[String]) -> Option<Execution> {
+        let arn = &self.meta.arn;
+        let ops = ops.iter().map(|t| parse::<OpRecord>(t)).collect();
+        let events = events.iter().map(|t| parse(t)).collect();
+        match (ops, events, parse::<Head>(&self.head)) {
+            (Ok(ops), Ok(events), Ok(head)) => {
+                Some(Execution::restore(self.meta, head, ops, events))
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                tracing::warn!("durable execution {arn} cannot be read and is left as it is: {e}");
+                None
+            }
+        }
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(e.to_string()))
 }
@@ -97,15 +161,15 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
 }
 
 /// The rows a change writes: the head, each operation's last version (with
-/// its place), the new events.
-struct Rows {
-    arn: String,
-    head: String,
-    ops: Vec<(String, String)>,
-    events: Vec<(u64, String)>,
+/// its place), the new events. Both stores write these.
+pub(super) struct Rows {
+    pub arn: String,
+    pub head: String,
+    pub ops: Vec<(String, String)>,
+    pub events: Vec<(u64, String)>,
 }
 
-fn rows(exec: &Execution, changes: &Changes) -> Result<Rows, StoreError> {
+pub(super) fn rows(exec: &Execution, changes: &Changes) -> Result<Rows, StoreError> {
     let ops = super::execution::final_versions(exec, changes)
         .into_iter()
         .map(|record| Ok((record.op.id.clone(), json(&record)?)))
@@ -197,65 +261,27 @@ impl DurableStore for SqliteDurableStore {
 }
 
 fn load_all(conn: &mut Connection) -> Result<Vec<Execution>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT arn, function, name, function_arn, input, start_ms, timeout_s, retention_days, \
-         secret, head FROM durable_executions ORDER BY start_ms",
-    )?;
-    let heads = stmt
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, i64>(6)?,
-                row.get::<_, i64>(7)?,
-                row.get::<_, String>(8)?,
-                row.get::<_, String>(9)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {HEAD_COLUMNS} FROM durable_executions ORDER BY start_ms"
+    ))?;
+    let mut found = stmt.query([])?;
+    let mut heads = Vec::new();
+    while let Some(row) = found.next()? {
+        heads.push(StoredHead::read(row)?);
+    }
     let mut ops_stmt = conn.prepare("SELECT record FROM durable_operations WHERE arn = ?1")?;
     let mut events_stmt =
         conn.prepare("SELECT event FROM durable_events WHERE arn = ?1 ORDER BY event_id")?;
     let mut out = Vec::with_capacity(heads.len());
-    for (arn, function, name, function_arn, input, start_ms, timeout_s, retention, secret, head) in
-        heads
-    {
+    for stored in heads {
+        let arn = stored.meta.arn.clone();
         let ops = ops_stmt
             .query_map([&arn], |row| row.get::<_, String>(0))?
-            .map(|text| parse::<OpRecord>(&text?))
-            .collect::<Result<Vec<_>, _>>();
+            .collect::<Result<Vec<_>, _>>()?;
         let events = events_stmt
             .query_map([&arn], |row| row.get::<_, String>(0))?
-            .map(|text| parse(&text?))
-            .collect::<Result<Vec<_>, _>>();
-        // One unreadable execution is left where it is, not the host down.
-        let (ops, events, head) = match (ops, events, parse::<Head>(&head)) {
-            (Ok(ops), Ok(events), Ok(head)) => (ops, events, head),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                tracing::warn!("durable execution {arn} cannot be read and is left as it is: {e}");
-                continue;
-            }
-        };
-        out.push(Execution::restore(
-            super::execution::Meta {
-                arn,
-                name,
-                function,
-                function_arn,
-                input,
-                start_ms,
-                timeout_s: timeout_s as u64,
-                retention_days: retention as u64,
-                secret,
-            },
-            head,
-            ops,
-            events,
-        ));
+            .collect::<Result<Vec<_>, _>>()?;
+        out.extend(stored.restore(&ops, &events));
     }
     Ok(out)
 }

@@ -170,6 +170,7 @@ pub async fn checkpoint(
     let input: CheckpointInput = json_body(&headers, body).await?;
     let done = api
         .durable
+        .engine()?
         .checkpoint(
             &arn,
             &input.checkpoint_token,
@@ -191,6 +192,7 @@ pub async fn state(State(api): State<Arc<InvokeApi>>, uri: Uri) -> Result<Respon
     let marker = query(&uri, "Marker");
     let (ops, next) = api
         .durable
+        .engine()?
         .state(&arn, &token, marker.as_deref(), max_items(&uri)?)
         .await?;
     Ok(answer(json!({ "Operations": ops, "NextMarker": next })))
@@ -204,7 +206,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let arn = own_execution(&uri, &caller, "GetDurableExecution")?;
     let include = query_bool(&uri, "IncludeExecutionData", true)?;
-    let exec = api.durable.snapshot(&arn).await?;
+    let exec = api.durable.engine()?.snapshot(&arn).await?;
     let mut out = summary(&exec);
     out["Version"] = "$LATEST".into();
     out["ExecutionDataIncluded"] = include.into();
@@ -262,7 +264,7 @@ pub async fn history(
     let include = query_bool(&uri, "IncludeExecutionData", true)?;
     let reverse = query_bool(&uri, "ReverseOrder", false)?;
     let start = parse_marker(query(&uri, "Marker").as_deref())?;
-    let exec = api.durable.snapshot(&arn).await?;
+    let exec = api.durable.engine()?.snapshot(&arn).await?;
     let mut events = exec.events;
     if reverse {
         events.reverse();
@@ -304,7 +306,11 @@ pub async fn list(
     // Newest first unless ReverseOrder, as the service lists them.
     let oldest_first = query_bool(&uri, "ReverseOrder", false)?;
     let start = parse_marker(query(&uri, "Marker").as_deref())?;
-    let mut execs = api.durable.of_function(&function.config.name).await;
+    let mut execs = api
+        .durable
+        .engine()?
+        .of_function(&function.config.name)
+        .await;
     execs.retain(|e| {
         (statuses.is_empty() || statuses.contains(&e.head.status))
             && name.as_ref().is_none_or(|n| *n == e.meta.name)
@@ -342,7 +348,7 @@ pub async fn stop(
         Some(map) if !map.is_empty() => error,
         _ => json!({ "ErrorMessage": "Execution stopped by user request" }),
     };
-    let at = api.durable.stop(&arn, error).await?;
+    let at = api.durable.engine()?.stop(&arn, error).await?;
     Ok(answer(json!({ "StopTimestamp": seconds(at) })))
 }
 
@@ -374,6 +380,7 @@ pub async fn pause(
         control_input(&uri, &caller, "PauseDurableExecution", &headers, body).await?;
     let timeout_paused = input.execution_timeout_paused;
     api.durable
+        .engine()?
         .pause(&arn, input.reason, timeout_paused)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -388,7 +395,7 @@ pub async fn resume(
 ) -> Result<Response, ApiError> {
     let (arn, input) =
         control_input(&uri, &caller, "ResumeDurableExecution", &headers, body).await?;
-    api.durable.resume(&arn, input.reason).await?;
+    api.durable.engine()?.resume(&arn, input.reason).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -416,7 +423,7 @@ pub async fn delete(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let arn = own_execution(&uri, &caller, "DeleteDurableExecution")?;
-    let at = api.durable.delete(&arn).await?;
+    let at = api.durable.engine()?.delete(&arn).await?;
     let mut resp = answer(json!({ "DeletionRequestTimestamp": seconds(at) }));
     *resp.status_mut() = StatusCode::ACCEPTED;
     Ok(resp)
@@ -440,6 +447,7 @@ pub async fn callback_success(
     // An empty body is no result (the SDK then sees none), as the service keeps it.
     let result = (!result.is_empty()).then(|| String::from_utf8_lossy(&result).into_owned());
     api.durable
+        .engine()?
         .callback(&id, Some(Outcome::succeeded(result)))
         .await?;
     Ok(answer(json!({})))
@@ -459,6 +467,7 @@ pub async fn callback_failure(
         ));
     }
     api.durable
+        .engine()?
         .callback(&id, Some(Outcome::failed(error)))
         .await?;
     Ok(answer(json!({})))
@@ -469,6 +478,6 @@ pub async fn callback_heartbeat(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let id = segment(&uri, 1)?;
-    api.durable.callback(&id, None).await?;
+    api.durable.engine()?.callback(&id, None).await?;
     Ok(answer(json!({})))
 }

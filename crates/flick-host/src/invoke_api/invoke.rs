@@ -137,11 +137,20 @@ async fn start_durable(
     invocation_type: InvocationType,
 ) -> Result<Response, ApiError> {
     let input = String::from_utf8_lossy(&payload).into_owned();
-    let started = api.durable.start(function, name, input).await?;
+    let engine = api.durable.engine()?;
+    let started = engine.start(function, name, input).await?;
     let mut resp = match invocation_type {
         InvocationType::Event => StatusCode::ACCEPTED.into_response(),
         _ => {
-            let ended = tokio::time::timeout(SYNC_DURABLE_WAIT, started.cell.outcome()).await;
+            let ended = tokio::select! {
+                ended = tokio::time::timeout(SYNC_DURABLE_WAIT, started.cell.outcome()) => ended,
+                // The execution goes on where it is resumed; this caller's wait cannot.
+                _ = engine.stopped() => return Err(ApiError::Service(format!(
+                    "this host stopped running durable executions before {} ended; \
+                     GetDurableExecution reads its result once it has",
+                    started.arn
+                ))),
+            };
             let Ok((status, result, error)) = ended else {
                 return Err(ApiError::Service(format!(
                     "the durable execution {} did not end within the 15 minutes of a synchronous invocation",

@@ -14,6 +14,7 @@ pub mod auth;
 mod durable;
 mod error;
 mod eventstream;
+pub mod forward;
 mod functions;
 mod inputs;
 mod invoke;
@@ -49,7 +50,9 @@ pub struct InvokeApi {
     /// The keys requests must be signed with; none: no signature needed.
     pub keys: Arc<auth::Keys>,
     /// The durable executions of the host's durable functions.
-    pub durable: Arc<crate::durable::Engine>,
+    pub durable: Arc<crate::durable::Durable>,
+    /// Passes durable requests to the host that runs them, when it is another.
+    pub forwarder: forward::Forwarder,
 }
 
 /// The Lambda API's routes; a path that is not Lambda's is left to the
@@ -110,6 +113,11 @@ pub fn router(api: Arc<InvokeApi>) -> Router {
             .route(&format!("/{version}"), any(unsupported))
             .route(&format!("/{version}/{{*rest}}"), any(unsupported));
     }
+    // Under the signature check: only requests that pass it are passed on.
+    router = router.layer(axum::middleware::from_fn_with_state(
+        api.clone(),
+        forward::to_leader,
+    ));
     let keys = api.keys.clone();
     if !keys.is_empty() {
         router = router.layer(axum::middleware::from_fn_with_state(keys, auth::check));

@@ -12,13 +12,17 @@ use axum::response::Response;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Gives the request an id and its answer the header.
+/// Gives the request an id and its answer the header, unless the answer
+/// has one: that of the host a durable request was passed to (`forward`),
+/// which its logs name.
 pub async fn stamp(mut req: Request, next: Next) -> Response {
     let id = crate::ids::uuid().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = next.run(req).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-amzn-requestid", value);
+        resp.headers_mut()
+            .entry("x-amzn-requestid")
+            .or_insert(value);
     }
     resp
 }

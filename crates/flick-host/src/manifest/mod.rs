@@ -60,6 +60,9 @@ pub struct ServerConfig {
     /// The PostgreSQL database (`postgres://…`) whose queue several hosts
     /// share; `None`: the embedded SQLite file in `state_dir`.
     pub store: Option<String>,
+    /// The URL other hosts on the same `store` reach this one at, when it
+    /// leads the durable executions (`None`: derived from `listen`).
+    pub advertise: Option<String>,
 }
 
 /// What network a function's sandboxes have.
@@ -171,6 +174,8 @@ struct RawServer {
     auth: RawAuth,
     #[serde(default)]
     store: Option<Spanned<String>>,
+    #[serde(default)]
+    advertise: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -198,6 +203,7 @@ impl Default for RawServer {
             request_timeout_s: default_request_timeout(),
             auth: RawAuth::default(),
             store: None,
+            advertise: None,
         }
     }
 }
@@ -360,6 +366,10 @@ impl Manifest {
             store_url::parse(url.get_ref())
                 .map_err(|why| invalid(check.span(url), format!("server.store: {why}")))?;
         }
+        if let Some(url) = &raw.server.advertise {
+            check_advertise(url.get_ref())
+                .map_err(|why| invalid(check.span(url), format!("server.advertise: {why}")))?;
+        }
         let server = ServerConfig {
             listen,
             state_dir: tidy(root.join(&raw.server.state_dir)),
@@ -375,6 +385,7 @@ impl Manifest {
                 .map(|k| (k.access_key_id, k.secret_access_key))
                 .collect(),
             store: raw.server.store.map(Spanned::into_inner),
+            advertise: raw.server.advertise.map(Spanned::into_inner),
         };
 
         let names: Vec<String> = raw.functions.keys().map(|n| n.get_ref().clone()).collect();
@@ -516,6 +527,18 @@ impl Manifest {
             functions,
             root: root.to_path_buf(),
         })
+    }
+}
+
+/// `http://host:port`, with nothing after the port: the other hosts send
+/// the durable API's requests there, path and all.
+fn check_advertise(url: &str) -> Result<(), String> {
+    let bad = || format!("`{url}` is not a URL like http://10.0.0.5:9000");
+    let uri: hyper::Uri = url.parse().map_err(|_| bad())?;
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/");
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(authority)) if authority.port().is_some() && bare => Ok(()),
+        _ => Err(bad()),
     }
 }
 

@@ -163,6 +163,29 @@ fn a_store_that_is_no_postgres_url_is_named() {
 }
 
 #[test]
+fn an_advertised_url_is_http_host_and_port_only() {
+    let manifest =
+        |url: &str| format!("[server]\nadvertise = \"{url}\"\n[functions.a]\ncommand = [\"x\"]\n");
+    for good in ["http://10.0.0.5:9000", "http://flick-2.internal:9000/"] {
+        let m = parse(&manifest(good)).unwrap();
+        assert_eq!(m.server.advertise.as_deref(), Some(good));
+    }
+    for bad in [
+        "10.0.0.5:9000",
+        "https://a:9000",
+        "http://a",
+        "http://a:9000/x",
+        "http://",
+    ] {
+        let e = error_of(&manifest(bad));
+        assert!(
+            e.contains(&format!("server.advertise: `{bad}` is not a URL")),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
 fn tracing_mode_is_lambdas_and_a_typo_is_named() {
     let m = parse("[functions.a]\ncommand = [\"x\"]\ntracing = \"Active\"\n[functions.b]\ncommand = [\"x\"]\n")
         .unwrap();

@@ -20,7 +20,7 @@ const POOL_SIZE: usize = 8;
 
 /// `config` with the host's limits and name (seen in `pg_stat_activity`);
 /// `relaxed`: commits do not wait for the disk.
-pub(super) fn settings(config: &Config, host: &str, relaxed: bool) -> Config {
+pub(crate) fn settings(config: &Config, host: &str, relaxed: bool) -> Config {
     let mut config = config.clone();
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
@@ -45,7 +45,7 @@ pub(super) fn settings(config: &Config, host: &str, relaxed: bool) -> Config {
 }
 
 /// A pool of connections that replaces those a restarted database closed.
-pub(super) fn pool(config: Config) -> Result<Pool, StoreError> {
+pub(crate) fn pool(config: Config) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -64,7 +64,7 @@ pub(super) fn pool(config: Config) -> Result<Pool, StoreError> {
 
 /// Runs a store operation, giving up after `limit`: a database that does
 /// not answer is a failure like one that refuses.
-pub(super) async fn within<T>(
+pub(crate) async fn within<T>(
     limit: Duration,
     operation: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {

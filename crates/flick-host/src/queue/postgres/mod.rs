@@ -27,7 +27,7 @@
 
 mod accept;
 pub mod admin;
-mod connect;
+pub(crate) mod connect;
 mod listen;
 mod rows;
 mod schema;

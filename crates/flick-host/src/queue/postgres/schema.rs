@@ -1,17 +1,22 @@
-//! The queue's tables in PostgreSQL and their version.
+//! Flick's tables in PostgreSQL (the queue's and the durable executions')
+//! and their version.
 //!
-//! Hosts create the tables when the database has none and record the
+//! Hosts create the tables when the database has none, bring an older
+//! version up to date by applying the migrations it lacks, and record each
 //! version in `flick_schema`; a database whose version is newer than this
 //! host's is refused (an older host must not write tables it does not
 //! know). Hosts starting together take an advisory lock, so one of them
-//! creates and the others find.
+//! creates or migrates and the others find.
 
 use tokio_postgres::{Client, GenericClient};
 
 use crate::queue::StoreError;
 
-/// The version of the tables below.
-pub(super) const VERSION: i32 = 1;
+/// The version of the tables below: that of the last migration.
+pub(super) const VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Migration `n` (from 0) makes version `n + 1` of version `n`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, DURABLE_V2];
 
 /// Any number of the host's own: it only has to differ from an
 /// application's advisory locks in the same database.
@@ -58,21 +63,64 @@ CREATE TABLE flick_depth (
 );
 ";
 
-/// Creates the tables if the database has none; refuses a newer version.
+/// Version 2: the durable executions (see `durable::postgres`), and which
+/// host runs them.
+const DURABLE_V2: &str = "
+CREATE TABLE flick_durable_executions (
+    arn TEXT PRIMARY KEY,
+    function TEXT NOT NULL,
+    name TEXT NOT NULL,
+    function_arn TEXT NOT NULL,
+    input TEXT NOT NULL,
+    start_ms BIGINT NOT NULL,
+    timeout_s BIGINT NOT NULL,
+    retention_days BIGINT NOT NULL,
+    secret TEXT NOT NULL,
+    head TEXT NOT NULL,
+    -- An execution's name is its idempotency key within its function.
+    UNIQUE (function, name)
+);
+CREATE TABLE flick_durable_operations (
+    arn TEXT NOT NULL REFERENCES flick_durable_executions ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (arn, id)
+);
+CREATE TABLE flick_durable_events (
+    arn TEXT NOT NULL REFERENCES flick_durable_executions ON DELETE CASCADE,
+    event_id BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (arn, event_id)
+);
+-- The host that runs the durable executions (the holder of an advisory
+-- lock) and its term: every write of a term checks that it is still the
+-- current one, so a host that lost the lead cannot overwrite its successor.
+CREATE TABLE flick_durable_leader (
+    one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    term BIGINT NOT NULL,
+    host TEXT NOT NULL,
+    url TEXT NOT NULL,
+    since_ms BIGINT NOT NULL
+);
+";
+
+/// Creates the tables if the database has none, migrates an older version;
+/// refuses a newer one.
 pub(super) async fn prepare(client: &mut Client) -> Result<(), StoreError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CREATE_LOCK])
         .await?;
-    match version(&tx).await? {
-        Some(_) => {}
-        None => {
-            tx.batch_execute(SCHEMA_V1).await?;
-            tx.execute(
-                "INSERT INTO flick_schema (version) VALUES ($1)",
-                &[&VERSION],
-            )
-            .await?;
-        }
+    let found = version(&tx).await?.unwrap_or(0);
+    for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(migration).await?;
+        tx.execute(
+            "INSERT INTO flick_schema (version) VALUES ($1)",
+            &[&(done as i32 + 1)],
+        )
+        .await?;
+    }
+    if found > 0 && found < VERSION {
+        tracing::info!("store: tables migrated from version {found} to {VERSION}");
     }
     tx.commit().await?;
     Ok(())
