@@ -653,14 +653,16 @@ class Host:
             time.sleep(0.05)
 
 
-def make_client(endpoint):
+def make_client(endpoint, attempts=1):
+    """A boto3 Lambda client; `attempts` > 1: it retries as the SDK's
+    standard mode does (5xx, throttles, connection errors)."""
     import boto3
     from botocore.config import Config
 
     return boto3.session.Session().client(
         "lambda", endpoint_url=endpoint, region_name=REGION,
         aws_access_key_id="conformance", aws_secret_access_key="conformance",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=30,
+        config=Config(retries={"total_max_attempts": attempts, "mode": "standard"}, read_timeout=30,
                       connect_timeout=5, max_pool_connections=32),
     )
 

@@ -7,26 +7,20 @@ callback is lost, and no step body runs again once its result was
 checkpointed (each body's start time is compared with the time its
 StepSucceeded was recorded)."""
 
-import json
 import re
-import threading
 import time
-from collections import defaultdict
 
 import pytest
 
-from conftest import python_function, shared_dir
+from conftest import python_function
+from durable_runs import callback_ids, check_all_finished, make_step_log, start_all
 
 EXECUTIONS = 200
 
 
 @pytest.fixture(scope="module")
 def step_log(tmp_path_factory):
-    # Made here, writable by all: each sandbox appends as a user of its own.
-    path = shared_dir(tmp_path_factory, "durable-crash") / "steps.log"
-    path.touch()
-    path.chmod(0o666)
-    return path
+    return make_step_log(tmp_path_factory, "durable-crash")
 
 
 @pytest.fixture(scope="module")
@@ -35,55 +29,6 @@ def host(make_host, step_log):
                              env={"STEP_LOG": str(step_log)},
                              durable={"execution_timeout_s": 600})
     return make_host({"crashy": crashy}, name="durable-crash")
-
-
-def start_all(host):
-    names = [f"exec-{i}" for i in range(EXECUTIONS)]
-    arns = {}
-    lock = threading.Lock()
-
-    def worker(chunk):
-        for name in chunk:
-            resp = host.client.invoke(FunctionName="crashy", InvocationType="Event",
-                                      DurableExecutionName=name, Payload=json.dumps({"name": name}))
-            assert resp["StatusCode"] == 202
-            with lock:
-                arns[name] = resp["ResponseMetadata"]["HTTPHeaders"]["x-amz-durable-execution-arn"]
-
-    threads = [threading.Thread(target=worker, args=(names[i::8],)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return arns
-
-
-def histories(host, arns):
-    out = {}
-    for name, arn in arns.items():
-        events, marker = [], None
-        while True:
-            kwargs = {"Marker": marker} if marker else {}
-            page = host.client.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000, **kwargs)
-            events += page["Events"]
-            marker = page.get("NextMarker")
-            if not marker:
-                break
-        out[name] = events
-    return out
-
-
-def callback_ids(host, arns, want, timeout=120):
-    deadline = time.time() + timeout
-    while True:
-        found = {}
-        for name, events in histories(host, arns).items():
-            for e in events:
-                if e["EventType"] == "CallbackStarted":
-                    found[name] = e["CallbackStartedDetails"]["CallbackId"]
-        if len(found) >= want or time.time() > deadline:
-            return found
-        time.sleep(0.5)
 
 
 def restart(host):
@@ -95,7 +40,7 @@ def restart(host):
 
 
 def test_sigkill_during_waits_callbacks_and_retries_loses_nothing(host, step_log):
-    arns = start_all(host)
+    arns = start_all(host, EXECUTIONS)
     assert len(arns) == EXECUTIONS
     time.sleep(1.5)
     # Most executions are in their 2 s wait.
@@ -111,33 +56,4 @@ def test_sigkill_during_waits_callbacks_and_retries_loses_nothing(host, step_log
     time.sleep(0.7)
     assert restart(host) > 0  # during the flaky step's 1 s retry delay
 
-    deadline = time.time() + 180
-    pending = dict(arns)
-    results = {}
-    while pending and time.time() < deadline:
-        for name, arn in list(pending.items()):
-            e = host.client.get_durable_execution(DurableExecutionArn=arn)
-            if e["Status"] != "RUNNING":
-                results[name] = e
-                del pending[name]
-        time.sleep(0.5)
-    assert not pending, f"{len(pending)} executions did not finish, e.g. {next(iter(pending))}"
-    for name, e in results.items():
-        assert e["Status"] == "SUCCEEDED", (name, e.get("Error"))
-        assert json.loads(e["Result"]) == {"name": name, "approval": name}
-
-    runs = defaultdict(list)
-    for line in step_log.read_text().splitlines():
-        name, label, at = line.split()
-        runs[(name, label)].append(float(at))
-    late = []
-    for name, events in histories(host, arns).items():
-        for e in events:
-            if e["EventType"] == "StepSucceeded":
-                checkpointed = e["EventTimestamp"].timestamp()
-                late += [(name, e["Name"]) for at in runs[(name, e["Name"])] if at > checkpointed]
-        assert [e["EventType"] for e in events].count("WaitSucceeded") == 1, name
-    assert not late, f"step bodies ran again after their result was checkpointed: {late[:10]}"
-    for name in arns:
-        assert runs[(name, "two")], f"{name}: the last step never ran"
-        assert len(runs[(name, "flaky")]) >= 2, f"{name}: the retried step ran once"
+    check_all_finished(host, arns, step_log)
