@@ -143,9 +143,11 @@ def toml_value(v):
 def render_manifest(server, functions):
     """The manifest's TOML. A table among `server`'s values becomes a table of
     its own, as a manifest is written by hand (`auth` → `[server.auth]`, its
-    `keys` an array of inline tables); a function's tables stay inline."""
+    `keys` an array of inline tables); a function's tables stay inline. A
+    `server` value of None is left out (`store=None`: the embedded store,
+    whatever FLICK_TEST_STORE says)."""
     lines = ["[server]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in server.items() if not isinstance(v, dict)]
+    lines += [f"{k} = {toml_value(v)}" for k, v in server.items() if v is not None and not isinstance(v, dict)]
     for k, table in server.items():
         if isinstance(table, dict):
             lines += ["", f"[server.{k}]" if re.fullmatch(r"[A-Za-z0-9_-]+", k) else f"[server.{json.dumps(k)}]"]

@@ -18,7 +18,7 @@ import types
 
 import pytest
 
-from conftest import Host, make_client, python_function
+from conftest import Host, make_client, python_function, render_manifest
 from durable_runs import callback_ids, check_all_finished, make_step_log, start_all
 
 EXECUTIONS = 60
@@ -136,6 +136,18 @@ def test_a_database_of_the_previous_version_is_migrated(pg_cluster, host_factory
     assert resp["StatusCode"] == 200 and "FunctionError" not in resp, body
     assert body == {"result": 8}
     assert pg_cluster.psql("SELECT max(version) FROM flick_schema", "version_one") == "2"
+
+
+def test_executions_left_in_the_embedded_store_are_named_at_start(pg_cluster, host_factory):
+    steps = python_function("durable_app.steps", timeout_s=10, durable={"execution_timeout_s": 60})
+    host = host_factory({"steps": steps}, server={"store": None}, name="pg-moved")
+    resp, _ = host.invoke("steps", {"n": 1}, DurableExecutionName="kept-in-sqlite")
+    assert resp["StatusCode"] == 200
+    host.stop()
+    host.server["store"] = pg_cluster.create_database("moved")
+    host.manifest.write_text(render_manifest(host.server, host.functions))
+    host.start()
+    assert "holds 1 durable executions from before this host used the shared store" in host.stderr()
 
 
 def test_a_bad_advertise_url_is_refused_at_start(flick_bin, tmp_path):

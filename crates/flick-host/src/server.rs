@@ -217,6 +217,13 @@ fn durable_executions(
     scheduler: &Arc<Scheduler>,
 ) -> Result<Arc<Durable>, ServeError> {
     if manifest.server.store.is_some() {
+        if let Some(left) = SqliteDurableStore::left_at(queue_path) {
+            tracing::warn!(
+                "durable: {} holds {left} durable executions from before this host used the \
+                 shared store; they are not run from it: serve them without `store` until they end",
+                queue_path.display()
+            );
+        }
         return Ok(Durable::shared());
     }
     let store = SqliteDurableStore::open(queue_path).map_err(|source| ServeError::Queue {

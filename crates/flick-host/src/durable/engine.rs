@@ -137,6 +137,14 @@ impl Engine {
     /// Loads the stored executions and resumes the running ones: each is
     /// invoked again, and replays from its checkpoints.
     pub async fn recover(self: &Arc<Self>) -> Result<usize, DurableError> {
+        let open = self.load().await?;
+        Ok(self.drive_loaded(open).await)
+    }
+
+    /// Loads the stored executions, forgetting those past their retention;
+    /// the running ones, to [`Engine::drive_loaded`] once requests reach this
+    /// engine (their invocations' checkpoints will).
+    pub async fn load(&self) -> Result<Vec<Arc<Cell>>, DurableError> {
         let execs = self.store.load().await.map_err(service)?;
         // Every execution is registered before any is resumed: a parent's
         // chained invoke must find the child execution it already started.
@@ -157,6 +165,12 @@ impl Engine {
                 open.push(cell);
             }
         }
+        Ok(open)
+    }
+
+    /// Starts the drivers of loaded running executions; how many will be
+    /// invoked again.
+    pub async fn drive_loaded(self: &Arc<Self>, open: Vec<Arc<Cell>>) -> usize {
         let mut resumed = 0;
         for cell in open {
             resumed += usize::from(cell.exec.lock().await.may_invoke());
@@ -164,7 +178,7 @@ impl Engine {
             self.restart_invokes(&cell).await;
             super::driver::spawn(self.clone(), cell);
         }
-        Ok(resumed)
+        resumed
     }
 
     /// Stops the drivers; executions stay in the store as they are.

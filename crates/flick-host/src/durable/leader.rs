@@ -56,6 +56,9 @@ pub enum Route {
 /// The durable executions as the rest of the host sees them.
 pub struct Durable {
     route: watch::Sender<Route>,
+    /// Set once the first election has settled: this host follows a known
+    /// leader, or leads and has resumed the executions.
+    settled: watch::Sender<bool>,
     campaign: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -64,6 +67,7 @@ impl Durable {
     pub fn alone(engine: Arc<Engine>) -> Arc<Durable> {
         Arc::new(Durable {
             route: watch::Sender::new(Route::Here(engine)),
+            settled: watch::Sender::new(true),
             campaign: Mutex::new(None),
         })
     }
@@ -73,6 +77,7 @@ impl Durable {
     pub fn shared() -> Arc<Durable> {
         Arc::new(Durable {
             route: watch::Sender::new(Route::Nobody),
+            settled: watch::Sender::new(false),
             campaign: Mutex::new(None),
         })
     }
@@ -87,12 +92,11 @@ impl Durable {
         self.route.borrow().clone()
     }
 
-    /// Waits (up to `limit`) until a leader is known, so that a host that
+    /// Waits (up to `limit`) for the first election, so that a host that
     /// has just started serves durable requests from its first one.
     pub async fn settled(&self, limit: Duration) {
-        let mut routes = self.route.subscribe();
-        let known = routes.wait_for(|r| !matches!(r, Route::Nobody));
-        let _ = tokio::time::timeout(limit, known).await;
+        let mut settled = self.settled.subscribe();
+        let _ = tokio::time::timeout(limit, settled.wait_for(|s| *s)).await;
     }
 
     /// The engine, when this host runs the executions.
@@ -203,10 +207,14 @@ async fn follow(
         })
         .await?;
         // A leader row naming this host is a dead run's, not yet replaced.
-        durable.set(match url {
+        let known = match url {
             Some(url) if url != candidate.url => Route::There(url),
             _ => Route::Nobody,
-        });
+        };
+        if matches!(known, Route::There(_)) {
+            durable.settled.send_replace(true);
+        }
+        durable.set(known);
         tokio::time::sleep(POLL).await;
     }
 }
@@ -231,18 +239,23 @@ async fn lead(durable: &Durable, candidate: &Candidate, client: &Client) -> Stor
         Ok(term) => term,
         Err(e) => return e,
     };
+    // No longer sent to the old leader: until the executions are loaded,
+    // durable requests get a ServiceException (which the SDKs retry).
+    durable.set(Route::Nobody);
     // Not under a time limit: each of the store's operations has its own.
     let store = PgDurableStore::new(candidate.pool.clone(), term);
     let engine = Term(Engine::new(Arc::new(store), candidate.scheduler.clone()));
-    let resumed = match engine.0.recover().await {
-        Ok(resumed) => resumed,
+    let open = match engine.0.load().await {
+        Ok(open) => open,
         Err(e) => return StoreError::Database(format!("loading the executions: {e:?}")),
     };
+    durable.set(Route::Here(engine.0.clone()));
     tracing::info!("durable: this host runs the durable executions (term {term})");
+    let resumed = engine.0.drive_loaded(open).await;
     if resumed > 0 {
         tracing::info!("durable: {resumed} executions resumed");
     }
-    durable.set(Route::Here(engine.0.clone()));
+    durable.settled.send_replace(true);
     loop {
         tokio::time::sleep(POLL).await;
         let alive = within(SESSION_LIMIT, async {

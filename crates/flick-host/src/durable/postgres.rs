@@ -23,6 +23,10 @@ use crate::queue::{StoreError, StoreFuture};
 /// Longest one store operation may take, the wait for a connection included.
 const OPERATION_LIMIT: Duration = Duration::from_secs(20);
 
+/// Longest loading every execution may take, when a host takes the lead:
+/// a large store must not keep every host from ever leading.
+const LOAD_LIMIT: Duration = Duration::from_secs(300);
+
 /// The durable executions' tables, written in one term of leadership.
 pub struct PgDurableStore {
     pool: Pool,
@@ -35,12 +39,13 @@ impl PgDurableStore {
     }
 
     /// Runs `f` in a transaction that commits only if this store's term is
-    /// still the current one.
+    /// still the current one, within `limit`.
     fn fenced<'a, T: Send + 'a>(
         &'a self,
+        limit: Duration,
         f: impl for<'t, 'c> FnOnce(&'t Transaction<'c>) -> StoreFuture<'t, T> + Send + 'a,
     ) -> StoreFuture<'a, T> {
-        Box::pin(within(OPERATION_LIMIT, async move {
+        Box::pin(within(limit, async move {
             let mut client = self
                 .pool
                 .get()
@@ -105,13 +110,13 @@ async fn write(tx: &Transaction<'_>, rows: &Rows) -> Result<(), StoreError> {
 
 impl DurableStore for PgDurableStore {
     fn load(&self) -> StoreFuture<'_, Vec<Execution>> {
-        self.fenced(|tx| Box::pin(load_all(tx)))
+        self.fenced(LOAD_LIMIT, |tx| Box::pin(load_all(tx)))
     }
 
     fn insert(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()> {
         let rows = rows(exec, changes);
         let e = exec.meta.clone();
-        self.fenced(move |tx| {
+        self.fenced(OPERATION_LIMIT, move |tx| {
             Box::pin(async move {
                 let rows = rows?;
                 tx.execute(
@@ -139,12 +144,14 @@ impl DurableStore for PgDurableStore {
 
     fn save(&self, exec: &Execution, changes: &Changes) -> StoreFuture<'_, ()> {
         let rows = rows(exec, changes);
-        self.fenced(move |tx| Box::pin(async move { write(tx, &rows?).await }))
+        self.fenced(OPERATION_LIMIT, move |tx| {
+            Box::pin(async move { write(tx, &rows?).await })
+        })
     }
 
     fn delete(&self, arn: &str) -> StoreFuture<'_, ()> {
         let arn = arn.to_string();
-        self.fenced(move |tx| {
+        self.fenced(OPERATION_LIMIT, move |tx| {
             Box::pin(async move {
                 // Its operations and events go with it (ON DELETE CASCADE).
                 tx.execute(
@@ -169,6 +176,13 @@ impl HeadRow for tokio_postgres::Row {
 
 /// Every execution, with its operations and its events in order.
 async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Execution>, StoreError> {
+    // The connection's statement limit (15 s) is shorter than some loads.
+    let limit_ms = LOAD_LIMIT.as_millis().to_string();
+    tx.execute(
+        "SELECT set_config('statement_timeout', $1, true)",
+        &[&limit_ms],
+    )
+    .await?;
     let mut ops: HashMap<String, Vec<String>> = HashMap::new();
     for row in tx
         .query("SELECT arn, record FROM flick_durable_operations", &[])

@@ -64,6 +64,18 @@ pub struct SqliteDurableStore {
 }
 
 impl SqliteDurableStore {
+    /// How many executions the file at `path` holds, if it has any: a host
+    /// moved to the shared store leaves these behind, unrun.
+    pub fn left_at(path: &Path) -> Option<u64> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let conn = Connection::open_with_flags(path, flags).ok()?;
+        conn.query_row("SELECT count(*) FROM durable_executions", [], |row| {
+            row.get(0)
+        })
+        .ok()
+        .filter(|&n: &u64| n > 0)
+    }
+
     pub fn open(path: &Path) -> Result<SqliteDurableStore, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;

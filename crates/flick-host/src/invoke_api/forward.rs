@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -22,12 +22,24 @@ use hyper_util::rt::TokioExecutor;
 
 use super::{ApiError, InvokeApi};
 use crate::durable::Route;
+use crate::function::Caller;
 
 /// Marks a request passed on, naming the host that did.
 const FORWARDED_BY: &str = "x-flick-forwarded-by";
 
-/// Headers of one connection, not of the request or answer they carry.
-const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
+/// Headers of one connection, not of the request or answer they carry
+/// (RFC 9110, 7.6.1); those a `Connection` header names are too.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// The HTTP client requests are passed on with.
 pub struct Forwarder {
@@ -41,6 +53,12 @@ impl Forwarder {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
+        // A synchronous invoke may wait 15 minutes for its answer, so no
+        // limit on the whole request; a leader whose machine vanished is
+        // found out by the keepalives instead (within about 30 s).
+        connector.set_keepalive(Some(Duration::from_secs(15)));
+        connector.set_keepalive_interval(Some(Duration::from_secs(5)));
+        connector.set_keepalive_retries(Some(3));
         Forwarder {
             client: Client::builder(TokioExecutor::new()).build(connector),
             host: HeaderValue::from_str(host).unwrap_or(HeaderValue::from_static("host")),
@@ -55,9 +73,7 @@ impl Forwarder {
         parts.uri = format!("{leader}{path}").parse().map_err(|_| {
             ApiError::Service(format!("the leading host's URL `{leader}` is not usable"))
         })?;
-        for name in HOP_BY_HOP {
-            parts.headers.remove(*name);
-        }
+        strip_hop_by_hop(&mut parts.headers);
         parts.headers.insert(FORWARDED_BY, self.host.clone());
         let resp = self
             .client
@@ -69,20 +85,44 @@ impl Forwarder {
                 ))
             })?;
         let (mut parts, body) = resp.into_parts();
-        for name in HOP_BY_HOP {
-            parts.headers.remove(*name);
-        }
+        strip_hop_by_hop(&mut parts.headers);
         Ok(Response::from_parts(parts, Body::new(body)))
     }
 }
 
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    for name in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(named.iter().map(String::as_str))
+    {
+        headers.remove(name);
+    }
+}
+
 /// Serves a durable request here when this host leads, else passes it on.
+/// A function's own request (from a sandbox, signed with the key this host
+/// made for it) is not passed on: the leader neither knows the key nor runs
+/// that invocation, which was this host's while it led.
 pub async fn to_leader(State(api): State<Arc<InvokeApi>>, req: Request, next: Next) -> Response {
     let route = api.durable.route();
     if matches!(route, Route::Here(_)) || !is_durable(&api, &req) {
         return next.run(req).await;
     }
+    let from_a_function = req.extensions().get::<Caller>().is_some();
     match route {
+        Route::There(leader) if from_a_function => ApiError::Service(format!(
+            "this host no longer runs the durable executions ({leader} does): \
+             the invocation this request belongs to is run again there"
+        ))
+        .into_response(),
         Route::There(leader) if !req.headers().contains_key(FORWARDED_BY) => api
             .forwarder
             .send(&leader, req)

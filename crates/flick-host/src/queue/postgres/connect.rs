@@ -14,6 +14,9 @@ use crate::queue::StoreError;
 /// Longest any one statement, or any wait for a row lock, may take.
 const STATEMENT_TIMEOUT_MS: u64 = 15_000;
 const LOCK_TIMEOUT_MS: u64 = 10_000;
+/// Longest a session may sit in a transaction between statements: a host
+/// that stalls there holds its rows' locks from every other host.
+const IDLE_IN_TRANSACTION_MS: u64 = 60_000;
 
 /// Connections per pool.
 const POOL_SIZE: usize = 8;
@@ -34,6 +37,14 @@ pub(crate) fn settings(config: &Config, host: &str, relaxed: bool) -> Config {
         .application_name(format!("flick {host}"));
     let mut options =
         format!("-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}");
+    // The server's side of the session too: a host whose machine vanishes
+    // leaves a backend that holds its locks (a lease's row, the durable
+    // executions' lead) until the server finds the socket dead, by default
+    // after two hours of silence. PostgreSQL 12 or newer.
+    options.push_str(&format!(
+        " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
+         -c tcp_user_timeout=15000 -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+    ));
     if relaxed {
         options.push_str(" -c synchronous_commit=off");
     }
