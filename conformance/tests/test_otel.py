@@ -138,6 +138,21 @@ def test_the_invocation_is_a_server_span_under_the_callers_xray_trace(host, coll
     assert spans["reserve"]["events"][0]["attributes"]["order.id"] == "o-1"
 
 
+def test_an_event_invocation_continues_the_callers_trace(host, collector):
+    # On Lambda an asynchronous invocation stays in its caller's trace (only
+    # the deprecated InvokeAsync does not propagate it, as its API page says).
+    root, trace_id = xray_trace()
+    parent = secrets.token_hex(8)
+    status, _, body = host.http("POST", "/2015-03-31/functions/checkout/invocations",
+                                json.dumps({"id": "o-async", "items": 1}).encode(),
+                                {"X-Amzn-Trace-Id": f"Root={root};Parent={parent};Sampled=1",
+                                 "X-Amz-Invocation-Type": "Event"})
+    assert status == 202, body
+    spans = by_name(spans_of(collector, trace_id, 3))
+    assert set(spans) == {"checkout", "reserve", "charge"}, spans
+    assert spans["checkout"]["parent_span_id"] == parent
+
+
 def test_an_unsampled_trace_exports_nothing(host, collector):
     root, unsampled = xray_trace()
     invoke_traced(host, "checkout", {"id": "o-2", "items": 1}, f"Root={root};Parent={secrets.token_hex(8)};Sampled=0")

@@ -126,16 +126,17 @@ def test_a_database_of_the_previous_version_is_migrated(pg_cluster, host_factory
     steps = python_function("durable_app.steps", timeout_s=10, durable={"execution_timeout_s": 60})
     host = host_factory({"steps": steps}, server={"store": url}, name="pg-migrate")
     host.stop()
-    # What a host of version 1 left: the queue's tables only.
+    # What a host of version 1 left: the queue's tables only, no traces.
     pg_cluster.psql("DROP TABLE flick_durable_operations, flick_durable_events, "
                     "flick_durable_executions, flick_durable_leader; "
+                    "ALTER TABLE flick_events DROP COLUMN trace; "
                     "DELETE FROM flick_schema WHERE version > 1", "version_one")
     host.start()
-    assert "tables migrated from version 1 to 2" in host.stderr()
+    assert "tables migrated from version 1 to 3" in host.stderr()
     resp, body = host.invoke("steps", {"n": 3}, DurableExecutionName="after-migration")
     assert resp["StatusCode"] == 200 and "FunctionError" not in resp, body
     assert body == {"result": 8}
-    assert pg_cluster.psql("SELECT max(version) FROM flick_schema", "version_one") == "2"
+    assert pg_cluster.psql("SELECT max(version) FROM flick_schema", "version_one") == "3"
 
 
 def test_executions_left_in_the_embedded_store_are_named_at_start(pg_cluster, host_factory):

@@ -41,6 +41,7 @@ fn main() {
                             payload: br#"{"hello":"world"}"#.as_slice().into(),
                             client_context: None,
                             tenant_id: None,
+                            trace: None,
                             accepted_ms: now_ms(),
                         };
                         store.enqueue(event, usize::MAX).await.expect("enqueue");

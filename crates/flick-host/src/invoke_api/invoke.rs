@@ -87,6 +87,10 @@ async fn run(
                 payload: req.payload,
                 client_context: req.client_context,
                 tenant_id: req.tenant_id,
+                trace: Some(crate::ids::trace_header(
+                    req.trace.as_deref(),
+                    function.config.tracing_active,
+                )),
                 accepted_ms: now_ms(),
             };
             // Resolves only once the event is committed to the store.

@@ -49,6 +49,10 @@ pub struct NewEvent {
     pub client_context: Option<String>,
     /// The caller's tenant, for a function with per-tenant isolation.
     pub tenant_id: Option<String>,
+    /// The X-Ray trace header made at acceptance (from the caller's, if
+    /// any), which every attempt carries: on Lambda an asynchronous
+    /// invocation continues its caller's trace.
+    pub trace: Option<String>,
     pub accepted_ms: i64,
 }
 

@@ -105,6 +105,7 @@ mod tests {
                 payload: "{}".into(),
                 client_context: None,
                 tenant_id: None,
+                trace: None,
                 accepted_ms: 0,
             },
             counters: Counters::default(),

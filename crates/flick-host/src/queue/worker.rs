@@ -143,7 +143,7 @@ async fn deliver(ctx: &Ctx, event: QueuedEvent) {
         client_context: event.event.client_context.clone(),
         cognito_identity: None,
         tenant_id: event.event.tenant_id.clone(),
-        trace: None,
+        trace: event.event.trace.clone(),
         stream: None,
     };
     let result = ctx.scheduler.invoke(ctx.name(), request).await;
@@ -276,6 +276,7 @@ fn new_event(function: &str, payload: bytes::Bytes) -> NewEvent {
         payload,
         client_context: None,
         tenant_id: None,
+        trace: None,
         accepted_ms: now_ms(),
     }
 }

@@ -13,7 +13,8 @@ pub(super) const CHANNEL: &str = "flick_queue";
 
 /// The columns [`queued_event`] reads, in its order.
 pub(super) const EVENT_COLUMNS: &str = "seq, id, function, payload, client_context, accepted_ms, \
-                                        not_before_ms, invokes, function_errors, throttles, tenant_id";
+                                        not_before_ms, invokes, function_errors, throttles, tenant_id, \
+                                        trace";
 
 /// Inserts `events` in one statement (the order of the slice is their
 /// order in the queue); returns their sequence numbers, in the slice's
@@ -31,18 +32,22 @@ pub(super) async fn insert_events(
     let functions = column(|e| Some(e.function.clone()));
     let contexts = column(|e| e.client_context.clone());
     let tenants = column(|e| e.tenant_id.clone());
+    let traces = column(|e| e.trace.clone());
     let payloads: Vec<&[u8]> = events.iter().map(|e| &e.payload[..]).collect();
     let accepted: Vec<i64> = events.iter().map(|e| e.accepted_ms).collect();
     let inserted = tx
         .query(
             "INSERT INTO flick_events (id, function, payload, client_context, tenant_id, \
-                                       accepted_ms, not_before_ms) \
-             SELECT id, function, payload, context, tenant, accepted, accepted \
-             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bigint[]) \
-                  WITH ORDINALITY AS e(id, function, payload, context, tenant, accepted, n) \
+                                       trace, accepted_ms, not_before_ms) \
+             SELECT id, function, payload, context, tenant, trace, accepted, accepted \
+             FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], \
+                         $6::text[], $7::bigint[]) \
+                  WITH ORDINALITY AS e(id, function, payload, context, tenant, trace, accepted, n) \
              ORDER BY n \
              RETURNING id, seq",
-            &[&ids, &functions, &payloads, &contexts, &tenants, &accepted],
+            &[
+                &ids, &functions, &payloads, &contexts, &tenants, &traces, &accepted,
+            ],
         )
         .await?;
     // RETURNING's order is not promised: the ids (unique) put them back in order.
@@ -110,6 +115,7 @@ pub(super) fn queued_event(row: &Row, from: usize) -> Result<QueuedEvent, StoreE
             client_context: row.try_get(column(4))?,
             accepted_ms: row.try_get(column(5))?,
             tenant_id: row.try_get(column(10))?,
+            trace: row.try_get(column(11))?,
         },
         not_before_ms: row.try_get(column(6))?,
         counters: Counters {

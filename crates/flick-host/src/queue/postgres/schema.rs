@@ -16,7 +16,7 @@ use crate::queue::StoreError;
 pub(super) const VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// Migration `n` (from 0) makes version `n + 1` of version `n`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, DURABLE_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, DURABLE_V2, TRACE_V3];
 
 /// Any number of the host's own: it only has to differ from an
 /// application's advisory locks in the same database.
@@ -62,6 +62,10 @@ CREATE TABLE flick_depth (
     last_reserved BIGINT NOT NULL DEFAULT 0
 );
 ";
+
+/// Version 3: each event's trace header, made at acceptance, so that every
+/// attempt continues the caller's trace.
+const TRACE_V3: &str = "ALTER TABLE flick_events ADD COLUMN trace TEXT;";
 
 /// Version 2: the durable executions (see `durable::postgres`), and which
 /// host runs them.

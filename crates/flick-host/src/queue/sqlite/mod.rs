@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS events (
     accepted_ms INTEGER NOT NULL,
     not_before_ms INTEGER NOT NULL,
     tenant_id TEXT,
+    trace TEXT,
     invokes INTEGER NOT NULL DEFAULT 0,
     function_errors INTEGER NOT NULL DEFAULT 0,
     throttles INTEGER NOT NULL DEFAULT 0,
@@ -64,10 +65,14 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 ";
 
 const EVENT_COLUMNS: &str = "seq, id, function, payload, client_context, accepted_ms, \
-                             not_before_ms, invokes, function_errors, throttles, tenant_id";
+                             not_before_ms, invokes, function_errors, throttles, tenant_id, trace";
 
 /// Columns added since the first schema, for files an older host made.
-const ADDED_COLUMNS: &[(&str, &str)] = &[("events", "tenant_id"), ("dead_letters", "tenant_id")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("events", "tenant_id"),
+    ("dead_letters", "tenant_id"),
+    ("events", "trace"),
+];
 
 /// Opens a connection with the settings every user of the file shares.
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -270,6 +275,7 @@ mod tests {
             payload: format!("{{\"id\":\"{id}\"}}").into(),
             client_context: None,
             tenant_id: None,
+            trace: None,
             accepted_ms: now_ms(),
         }
     }

@@ -332,7 +332,7 @@ fn fresh(seq: i64, event: NewEvent) -> QueuedEvent {
 fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO events (id, function, payload, client_context, accepted_ms, not_before_ms, \
-         tenant_id) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+         tenant_id, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
     )?
     .execute(params![
         event.id,
@@ -340,7 +340,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<
         &event.payload[..],
         event.client_context,
         event.accepted_ms,
-        event.tenant_id
+        event.tenant_id,
+        event.trace
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -427,6 +428,7 @@ pub(super) fn queued_event(row: &Row<'_>) -> rusqlite::Result<QueuedEvent> {
             client_context: row.get(4)?,
             accepted_ms: row.get(5)?,
             tenant_id: row.get(10)?,
+            trace: row.get(11)?,
         },
         not_before_ms: row.get(6)?,
         counters: Counters {
